@@ -1,0 +1,123 @@
+# ipcd — socket-activated IPC echo daemon. Plain GNU make; see README.md.
+
+VERSION     ?= 0.1.0
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+SBINDIR     ?= $(PREFIX)/sbin
+SYSCONFDIR  ?= /etc
+RUNSTATEDIR ?= /run
+MANDIR      ?= $(PREFIX)/share/man
+PKG_CONFIG  ?= pkg-config
+UNITDIR     ?= $(shell $(PKG_CONFIG) --variable=systemdsystemunitdir systemd 2>/dev/null)
+
+# SANITIZE=1 builds everything with ASan+UBSan into its own tree.
+ifeq ($(SANITIZE),1)
+BUILD       ?= build/asan
+SAN_FLAGS    = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+CFLAGS      ?= -O1 -g
+HARDEN_CPP   =
+else
+BUILD       ?= build
+SAN_FLAGS    =
+CFLAGS      ?= -O2 -g
+HARDEN_CPP   = -D_FORTIFY_SOURCE=3
+endif
+
+DEPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags libsystemd libconfig 2>/dev/null)
+DEPS_LIBS   := $(shell $(PKG_CONFIG) --libs libsystemd libconfig 2>/dev/null)
+
+WARNINGS  = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	    -Wpointer-arith -Wcast-qual -Wformat=2 -Wno-format-nonliteral
+CFLAGS   += -std=gnu11 $(WARNINGS) -fstack-protector-strong -fPIE $(SAN_FLAGS) \
+	    -MMD -MP $(DEPS_CFLAGS)
+CPPFLAGS += -D_GNU_SOURCE $(HARDEN_CPP) -DVERSION='"$(VERSION)"' -DSYSCONFDIR='"$(SYSCONFDIR)"' \
+	    -DRUNSTATEDIR='"$(RUNSTATEDIR)"'
+LDFLAGS  += -pie -Wl,-z,relro,-z,now $(SAN_FLAGS)
+LDLIBS   += $(DEPS_LIBS) -lpthread
+
+# Pure modules: no sd-event, no logging; unit tests link them directly.
+PURE_OBJS   = parse.o sockaddr.o conf.o admit.o
+DAEMON_OBJS = ipcd.o log.o listen.o conn.o worker.o stats.o
+UNIT_TESTS  = test-parse test-sockaddr test-conf test-admit
+
+PURE   := $(addprefix $(BUILD)/,$(PURE_OBJS))
+DAEMON := $(addprefix $(BUILD)/,$(DAEMON_OBJS))
+UNITS  := $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
+
+PYTEST ?= pytest-3
+
+# Test objects are intermediates; keep them so a second `make` rebuilds nothing.
+.SECONDARY:
+
+.PHONY: all check test unit integration lint-man deps demo install uninstall clean fmt
+
+all: $(BUILD)/ipcd
+
+$(BUILD)/ipcd: $(DAEMON) $(PURE)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: src/%.c | $(BUILD)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%.o: tests/unit/%.c | $(BUILD)/tests
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Isrc -c -o $@ $<
+
+$(BUILD)/tests/test-%: $(BUILD)/tests/test-%.o $(PURE)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD) $(BUILD)/tests:
+	mkdir -p $@
+
+# `make check` proves everything twice: the normal build, then ASan+UBSan.
+# Every suite runs even when an earlier one fails; the summary decides.
+check: deps
+	-@$(MAKE) --no-print-directory test
+	-@$(MAKE) --no-print-directory SANITIZE=1 test
+	@echo "== make check: normal and ASan+UBSan builds"
+	@tests/summarize build/results.txt build/asan/results.txt
+
+test: all $(UNITS)
+	@rm -f $(BUILD)/results.txt
+	@echo "== unit tests ($(BUILD))"
+	-@SRCDIR=$(CURDIR) tests/run-unit $(BUILD)/results.txt $(UNITS)
+	@echo "== integration tests ($(BUILD)/ipcd)"
+	-@IPCD=$(abspath $(BUILD)/ipcd) SRCDIR=$(CURDIR) tests/run-integration $(BUILD)/results.txt
+	@echo "== man pages"
+	-@$(MAKE) --no-print-directory lint-man RESULTS=$(BUILD)/results.txt
+	@tests/summarize $(BUILD)/results.txt
+
+unit: $(UNITS)
+	@tests/run-unit /dev/null $(UNITS)
+
+integration: all
+	IPCD=$(abspath $(BUILD)/ipcd) SRCDIR=$(CURDIR) $(PYTEST) -q tests/integration
+
+lint-man:
+	@if mandoc -Tlint -Wwarning man/*.[0-9]; then echo "lint-man: 1 passed, 0 failed"; r=1p; \
+	else echo "lint-man: 0 passed, 1 failed"; r=1f; fi; \
+	[ -z "$(RESULTS)" ] || echo "$$r" >> $(RESULTS); [ "$$r" = 1p ]
+
+deps:
+	@tests/install-deps
+
+demo: deps all
+	@./demo.sh $(BUILD)/ipcd conf/ipcd.conf
+
+install: all
+	install -D -m 0755 $(BUILD)/ipcd $(DESTDIR)$(SBINDIR)/ipcd
+	install -D -m 0644 conf/ipcd.conf $(DESTDIR)$(SYSCONFDIR)/ipcd/ipcd.conf
+	install -D -m 0644 man/ipcd.8 $(DESTDIR)$(MANDIR)/man8/ipcd.8
+	install -D -m 0644 man/ipcd.conf.5 $(DESTDIR)$(MANDIR)/man5/ipcd.conf.5
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/ipcd $(DESTDIR)$(SYSCONFDIR)/ipcd/ipcd.conf \
+	      $(DESTDIR)$(MANDIR)/man8/ipcd.8 $(DESTDIR)$(MANDIR)/man5/ipcd.conf.5
+	-rmdir $(DESTDIR)$(SYSCONFDIR)/ipcd
+
+clean:
+	rm -rf build
+
+fmt:
+	clang-format -i src/*.c src/*.h tests/unit/*.c tests/unit/*.h
+
+-include $(wildcard $(BUILD)/*.d $(BUILD)/tests/*.d)

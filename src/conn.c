@@ -1,0 +1,428 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The echo engine: one connection's reads, writes, backpressure, half-close and limits.
+ *
+ * Stream invariant: bytes go back in the order they came. Without a pending buffer a read
+ * lands in the worker's scratch buffer and is written straight back; only the part the socket
+ * would not take is copied into a pending buffer of buffer_size bytes. While that buffer holds
+ * anything, reads append to it and writes drain it, so nothing can overtake it; when it is
+ * full the connection is not read (backpressure), and when it empties it is freed.
+ * Half-close: after the peer's EOF, pending bytes are still flushed; then we close.
+ */
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <systemd/sd-event.h>
+#include <time.h>
+
+#include "conn.h"
+#include "log.h"
+#include "macro.h"
+#include "parse.h"
+#include "worker.h"
+
+#define DGRAM_BATCH 32 /* datagrams per wake-up, so one busy socket cannot starve the rest */
+
+static const char *const kind_names[_CONN_KIND_MAX] = {
+	[CONN_STREAM] = "stream",
+	[CONN_SEQPACKET] = "seqpacket",
+	[CONN_DGRAM] = "datagram",
+};
+
+const char *conn_kind_to_string(enum conn_kind k) {
+	return k < _CONN_KIND_MAX ? kind_names[k] : NULL;
+}
+
+int conn_new(int fd, enum conn_kind kind, const struct peer *peer, bool admitted,
+	     struct ipcd_config *config, uint64_t id, uint64_t now_usec, struct conn **ret) {
+	struct conn *c = malloc(sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	*c = (struct conn){
+		.fd = fd,
+		.kind = kind,
+		.admitted = admitted,
+		.peer = *peer,
+		.config = conf_ref(config),
+		.id = id,
+		.start_usec = now_usec,
+		.last_usec = now_usec,
+	};
+	c->peer.groups = NULL;
+	c->peer.n_groups = 0;
+	*ret = c;
+	return 0;
+}
+
+struct conn *conn_free(struct conn *c) {
+	if (!c)
+		return NULL;
+	sd_event_source_disable_unref(c->io);
+	safe_close(c->fd);
+	free(c->pending);
+	conf_unref(c->config);
+	free(c);
+	return NULL;
+}
+
+static uint64_t conn_now(const struct conn *c) {
+	uint64_t now;
+	struct timespec ts;
+
+	if (c->worker && sd_event_now(c->worker->event, CLOCK_MONOTONIC, &now) >= 0)
+		return now;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void conn_log_close(const struct conn *c, enum close_reason reason, uint64_t now) {
+	bool limit = close_reason_is_limit(reason);
+	char peer[96], dur[FORMAT_DURATION_MAX], size[FORMAT_SIZE_MAX];
+	struct log_fields f = {
+		.has_peer = c->peer.has_creds,
+		.pid = c->peer.pid,
+		.uid = c->peer.uid,
+		.gid = c->peer.gid,
+		.has_bytes = true,
+		.bytes = c->bytes_out,
+		.has_duration = true,
+		.duration_usec = now - c->start_usec,
+		.reason = close_reason_to_string(reason),
+		.ratelimit = limit,
+	};
+
+	if (!limit && !c->config->log_connections)
+		return;
+	admit_peer_describe(&c->peer, peer, sizeof(peer));
+	format_timespan(dur, sizeof(dur), f.duration_usec);
+	log_event(LOG_EVENT_DISCONNECT, limit ? LOG_WARNING : LOG_INFO, &f,
+		  "Connection %llu%s closed (%s) after %s, %s echoed", (unsigned long long)c->id,
+		  peer, f.reason, dur, format_size(size, sizeof(size), c->bytes_out));
+}
+
+struct conn *conn_close(struct conn *c, enum close_reason reason) {
+	struct worker *w = c->worker;
+
+	if (c->kind != CONN_DGRAM)
+		conn_log_close(c, reason, conn_now(c));
+	if (w) {
+		if (c->kind != CONN_DGRAM)
+			stats_add(&w->stats.closed[reason], 1);
+		worker_unlink(w, c);
+		if (c->admitted && admit_release(w->admit, &c->peer) == 0)
+			worker_notify_server(w);
+	}
+	return conn_free(c);
+}
+
+static void conn_count_out(struct conn *c, size_t n, uint64_t now) {
+	c->bytes_out += n;
+	c->last_usec = now;
+	stats_add(&c->worker->stats.bytes, n);
+}
+
+static bool conn_byte_limit_reached(const struct conn *c) {
+	return c->config->max_connection_bytes && c->bytes_in >= c->config->max_connection_bytes;
+}
+
+/* Writes as much pending as the socket takes; frees the buffer once it is empty. */
+static int conn_flush(struct conn *c, uint64_t now) {
+	ssize_t n = send(c->fd, c->pending + c->pending_start, c->pending_end - c->pending_start,
+			 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : negative_errno();
+	conn_count_out(c, (size_t)n, now);
+	c->pending_start += (uint32_t)n;
+	if (c->pending_start == c->pending_end) {
+		free(c->pending);
+		c->pending = NULL;
+		c->pending_start = c->pending_end = 0;
+	}
+	return 0;
+}
+
+/* Keeps what send() did not take, in order. For seqpacket it is the whole message. */
+static int conn_hold(struct conn *c, const char *buf, size_t n, size_t capacity) {
+	c->pending = malloc(capacity);
+	if (!c->pending)
+		return -ENOMEM;
+	memcpy(c->pending, buf, n);
+	c->pending_start = 0;
+	c->pending_end = (uint32_t)n;
+	return 0;
+}
+
+static int stream_read(struct conn *c, uint64_t now) {
+	size_t cap = c->config->buffer_size, want;
+	char *dst;
+	ssize_t n, w;
+
+	if (c->pending) {
+		if (c->pending_end == cap && c->pending_start > 0) {
+			memmove(c->pending, c->pending + c->pending_start,
+				c->pending_end - c->pending_start);
+			c->pending_end -= c->pending_start;
+			c->pending_start = 0;
+		}
+		dst = c->pending + c->pending_end;
+		want = cap - c->pending_end;
+	} else {
+		dst = c->worker->scratch;
+		want = cap;
+	}
+	if (c->config->max_connection_bytes)
+		want = MIN(want, c->config->max_connection_bytes - c->bytes_in);
+	if (want == 0)
+		return 0; /* recv() of 0 bytes would look like EOF */
+
+	n = recv(c->fd, dst, want, MSG_DONTWAIT);
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : negative_errno();
+	if (n == 0) {
+		c->read_eof = true;
+		return 0;
+	}
+	c->bytes_in += (size_t)n;
+	c->last_usec = now;
+	if (c->pending) {
+		/* Written on EPOLLOUT, behind what is already waiting. */
+		c->pending_end += (uint32_t)n;
+		return 0;
+	}
+
+	w = send(c->fd, dst, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (w < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			return negative_errno();
+		w = 0;
+	}
+	conn_count_out(c, (size_t)w, now);
+	if (w == n)
+		return 0;
+	return conn_hold(c, dst + w, (size_t)(n - w), cap);
+}
+
+static int seqpacket_read(struct conn *c, uint64_t now) {
+	size_t max = c->config->max_message_size;
+	char *buf = c->worker->scratch;
+	ssize_t n, w;
+
+	/* MSG_TRUNC: the return value is the message's real length, so oversize shows. */
+	n = recv(c->fd, buf, max, MSG_DONTWAIT | MSG_TRUNC);
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : negative_errno();
+	if (n == 0) {
+		/* Linux reports a zero-length message and the end of the stream alike. */
+		c->read_eof = true;
+		return 0;
+	}
+	if ((size_t)n > max)
+		return -EMSGSIZE;
+	c->bytes_in += (size_t)n;
+	c->last_usec = now;
+
+	w = send(c->fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (w < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			return negative_errno();
+		return conn_hold(c, buf, (size_t)n, (size_t)n);
+	}
+	conn_count_out(c, (size_t)w, now);
+	return 0;
+}
+
+static void dgram_log_denied(const struct peer *p) {
+	char peer[96];
+	struct log_fields f = {
+		.has_peer = true, .pid = p->pid, .uid = p->uid, .gid = p->gid,
+		.reason = admit_result_to_string(ADMIT_DENIED), .ratelimit = true,
+	};
+	admit_peer_describe(p, peer, sizeof(peer));
+	log_event(LOG_EVENT_DENIED, LOG_WARNING, &f, "Dropped datagram%s: not allowed by access", peer);
+}
+
+static bool dgram_sender(struct msghdr *m, struct peer *ret) {
+	for (struct cmsghdr *h = CMSG_FIRSTHDR(m); h; h = CMSG_NXTHDR(m, h))
+		if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_CREDENTIALS &&
+		    h->cmsg_len == CMSG_LEN(sizeof(struct ucred))) {
+			struct ucred u;
+			memcpy(&u, CMSG_DATA(h), sizeof(u));
+			*ret = (struct peer){ .has_creds = true, .pid = u.pid, .uid = u.uid, .gid = u.gid };
+			return true;
+		}
+	*ret = (struct peer){ .has_creds = false };
+	return false;
+}
+
+/* Each datagram goes back to its sender's address. Failures concern one datagram only. */
+static void dgram_read(struct conn *c, uint64_t now) {
+	struct worker_stats *st = &c->worker->stats;
+	size_t max = c->config->max_message_size;
+
+	atomic_store_explicit(&st->last_datagram_usec, now, memory_order_relaxed);
+
+	for (unsigned i = 0; i < DGRAM_BATCH; i++) {
+		struct sockaddr_un from;
+		union {
+			struct cmsghdr h;
+			char buf[CMSG_SPACE(sizeof(struct ucred))];
+		} control;
+		struct iovec iov = { .iov_base = c->worker->scratch, .iov_len = max };
+		struct msghdr m = {
+			.msg_name = &from, .msg_namelen = sizeof(from),
+			.msg_iov = &iov, .msg_iovlen = 1,
+			.msg_control = &control, .msg_controllen = sizeof(control),
+		};
+		struct peer sender;
+		ssize_t n;
+
+		n = recvmsg(c->fd, &m, MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC);
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR && log_ratelimit_ok(LOG_EVENT_DISCONNECT))
+				log_warning_errno(negative_errno(),
+						  "Failed to receive datagram, ignoring: %m");
+			return;
+		}
+		stats_add(&st->datagrams, 1);
+		if ((size_t)n > max) {
+			stats_add(&st->dgram_oversize, 1);
+			continue;
+		}
+		/* An unbound sender's address is the family alone: there is no one to answer. */
+		if (m.msg_namelen <= offsetof(struct sockaddr_un, sun_path)) {
+			stats_add(&st->dgram_unanswerable, 1);
+			continue;
+		}
+		dgram_sender(&m, &sender);
+		if (!admit_peer_allowed(c->config, &sender)) {
+			stats_add(&st->dgram_denied, 1);
+			dgram_log_denied(&sender);
+			continue;
+		}
+		if (sendto(c->fd, iov.iov_base, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL,
+			   (struct sockaddr *)&from, m.msg_namelen) < 0) {
+			/* The sender's queue is full or it has gone: a datagram is allowed to be lost,
+			 * and waiting for one peer would stall every other. */
+			stats_add(&st->dgram_dropped, 1);
+			continue;
+		}
+		stats_add(&st->bytes, (uint64_t)n);
+	}
+}
+
+static uint32_t conn_wanted_events(const struct conn *c) {
+	uint32_t e = 0;
+	size_t held = c->pending_end - c->pending_start;
+
+	if (c->pending)
+		e |= EPOLLOUT;
+	if (!c->read_eof && !conn_byte_limit_reached(c) &&
+	    (c->kind == CONN_STREAM ? held < c->config->buffer_size : !c->pending))
+		e |= EPOLLIN;
+	return e;
+}
+
+/* After I/O: close if the connection is done, else wait for what it needs next. */
+static void conn_settle(struct conn *c) {
+	uint32_t want;
+
+	if (!c->pending && c->read_eof) {
+		conn_close(c, CLOSE_EOF);
+		return;
+	}
+	if (!c->pending && conn_byte_limit_reached(c)) {
+		conn_close(c, CLOSE_BYTES);
+		return;
+	}
+	want = conn_wanted_events(c);
+	if (want == c->events)
+		return;
+	if (sd_event_source_set_io_events(c->io, want) < 0) {
+		conn_close(c, CLOSE_ERROR);
+		return;
+	}
+	c->events = want;
+}
+
+static enum close_reason close_reason_from_errno(int r) {
+	return r == -EMSGSIZE ? CLOSE_MESSAGE_SIZE : r == -ENOMEM ? CLOSE_NO_MEMORY : CLOSE_ERROR;
+}
+
+static int conn_on_io(sd_event_source *s _unused_, int fd _unused_, uint32_t revents,
+		      void *userdata) {
+	struct conn *c = userdata;
+	uint64_t now = conn_now(c);
+	int r;
+
+	if (c->kind == CONN_DGRAM) {
+		dgram_read(c, now);
+		return 0;
+	}
+	if (c->pending && (revents & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+		r = conn_flush(c, now);
+		if (r < 0) {
+			conn_close(c, CLOSE_ERROR);
+			return 0; /* ignore errors, continue serving */
+		}
+	}
+	if ((c->events & EPOLLIN) && (revents & (EPOLLIN | EPOLLERR | EPOLLHUP))) {
+		r = c->kind == CONN_STREAM ? stream_read(c, now) : seqpacket_read(c, now);
+		if (r < 0) {
+			conn_close(c, close_reason_from_errno(r));
+			return 0;
+		}
+	}
+	conn_settle(c);
+	return 0;
+}
+
+void conn_attach(struct conn *c, struct worker *w) {
+	size_t need = c->kind == CONN_DGRAM ? c->config->max_message_size : c->config->buffer_size;
+	int r;
+
+	c->worker = w;
+	worker_link(w, c);
+	if (worker_ensure_scratch(w, need) < 0) {
+		conn_close(c, CLOSE_NO_MEMORY);
+		return;
+	}
+	if (c->kind == CONN_DGRAM &&
+	    setsockopt(c->fd, SOL_SOCKET, SO_PASSCRED, &(int){ 1 }, sizeof(int)) < 0)
+		/* Without credentials access lists deny every datagram, as they must. */
+		log_warning_errno(negative_errno(),
+				  "Failed to enable credentials on datagram socket, ignoring: %m");
+	r = sd_event_add_io(w->event, &c->io, c->fd, EPOLLIN, conn_on_io, c);
+	if (r < 0) {
+		if (log_ratelimit_ok(LOG_EVENT_DISCONNECT))
+			log_warning_errno(r, "Failed to watch connection %llu, closing: %m",
+					  (unsigned long long)c->id);
+		conn_close(c, r == -ENOMEM ? CLOSE_NO_MEMORY : CLOSE_ERROR);
+		return;
+	}
+	c->events = EPOLLIN;
+}
+
+void conn_set_config(struct conn *c, struct ipcd_config *config) {
+	if (worker_ensure_scratch(c->worker, config->max_message_size) < 0) {
+		log_warning("Out of memory for the new max_message_size, datagram socket keeps the "
+			    "previous configuration");
+		return;
+	}
+	conf_unref(c->config);
+	c->config = conf_ref(config);
+}
+
+void conn_check_timeouts(struct conn *c, uint64_t now_usec) {
+	const struct ipcd_config *k = c->config;
+
+	if (c->kind == CONN_DGRAM)
+		return;
+	if (k->max_connection_time_usec && now_usec - c->start_usec >= k->max_connection_time_usec)
+		conn_close(c, CLOSE_TIME);
+	else if (k->idle_timeout_usec && now_usec - c->last_usec >= k->idle_timeout_usec)
+		conn_close(c, CLOSE_IDLE);
+}

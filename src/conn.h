@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "admit.h"
+#include "conf.h"
+#include "stats.h"
+
+struct worker;
+
+enum conn_kind {
+	CONN_STREAM,	/* accepted unix or TCP stream */
+	CONN_SEQPACKET, /* accepted unix seqpacket */
+	CONN_DGRAM,	/* a unix datagram listener itself: one per socket, not per peer */
+	_CONN_KIND_MAX,
+};
+
+/*
+ * One connection and its echo engine. Created on the accepting thread, then owned by exactly
+ * one worker, whose loop runs all its I/O. The pending buffer exists only while echoed bytes
+ * could not all be written: an idle connection holds no buffer.
+ */
+struct conn {
+	struct worker *worker;
+	struct conn *prev, *next; /* the worker's list; next also links the worker's inbox */
+	struct ipcd_config *config; /* the limits this connection was admitted under (a ref) */
+	struct sd_event_source *io;
+	int fd;
+	enum conn_kind kind;
+	uint32_t events; /* what io currently waits for */
+	bool admitted;	 /* holds a slot in admit; released on close */
+	bool read_eof;
+	struct peer peer; /* peer.groups is NULL after admission */
+	uint64_t id;
+	uint64_t start_usec, last_usec; /* CLOCK_MONOTONIC */
+	uint64_t bytes_in, bytes_out;
+	char *pending; /* stream: bytes [pending_start, pending_end); seqpacket: one message */
+	uint32_t pending_start, pending_end;
+};
+
+/* Takes ownership of fd and a reference to config. The peer's groups are not kept. */
+int conn_new(int fd, enum conn_kind kind, const struct peer *peer, bool admitted,
+	     struct ipcd_config *config, uint64_t id, uint64_t now_usec, struct conn **ret);
+
+/* Frees a connection that never reached a worker: closes its fd, releases nothing else. */
+struct conn *conn_free(struct conn *c);
+
+/* On the worker's thread: starts serving. On failure the connection is closed and counted. */
+void conn_attach(struct conn *c, struct worker *w);
+
+/* Ends the connection: counted, logged, admission released, freed. Returns NULL. */
+struct conn *conn_close(struct conn *c, enum close_reason reason);
+
+/* On the worker's thread: serve under c from now on (datagram sockets, after a reload). */
+void conn_set_config(struct conn *c, struct ipcd_config *config);
+
+/* Closes the connection if a time limit has passed. */
+void conn_check_timeouts(struct conn *c, uint64_t now_usec);
+
+const char *conn_kind_to_string(enum conn_kind k);

@@ -1,0 +1,493 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ipcd: main(), the start-up order, signals, the systemd notification protocol, reload and
+ * drain. Echoing lives in conn.c, accepting in listen.c, limits in admit.c.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "conf.h"
+#include "listen.h"
+#include "log.h"
+#include "macro.h"
+#include "parse.h"
+#include "server.h"
+#include "sockaddr.h"
+
+#define STATUS_INTERVAL_USEC USEC_PER_SEC
+#define STOP_GRACE_USEC (5 * USEC_PER_SEC) /* beyond shutdown_timeout, for workers to exit */
+
+static const char *arg_config;
+static bool arg_check_config;
+static bool arg_verbose;
+static char *arg_listen[CONF_LISTEN_MAX];
+static size_t arg_n_listen;
+
+static void help(void) {
+	printf("Usage: ipcd [OPTIONS]\n"
+	       "\n"
+	       "Socket-activated IPC echo daemon.\n"
+	       "\n"
+	       "  -c, --config FILE   read FILE instead of %s/ipcd/ipcd.conf\n"
+	       "      --check-config  validate the configuration, print it and exit\n"
+	       "      --listen ADDR   without socket activation, bind ADDR (a path or @name)\n"
+	       "                      instead of the configured listen list; repeatable\n"
+	       "  -v, --verbose       log at debug level\n"
+	       "      --version       print the version and exit\n"
+	       "  -h, --help          print this help and exit\n"
+	       "\n"
+	       "See ipcd(8) and ipcd.conf(5).\n",
+	       SYSCONFDIR);
+}
+
+/* 1: run; 0: done (help, version); negative: usage error, already reported. */
+static int parse_argv(int argc, char **argv) {
+	enum { ARG_CHECK_CONFIG = 0x100, ARG_LISTEN, ARG_VERSION };
+	static const struct option options[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", no_argument, NULL, ARG_CHECK_CONFIG },
+		{ "listen", required_argument, NULL, ARG_LISTEN },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, ARG_VERSION },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	struct unix_address a;
+	int c, r;
+
+	opterr = 0; /* our own messages, one line each */
+	while ((c = getopt_long(argc, argv, ":c:vh", options, NULL)) >= 0)
+		switch (c) {
+		case 'c':
+			arg_config = optarg;
+			break;
+		case ARG_CHECK_CONFIG:
+			arg_check_config = true;
+			break;
+		case ARG_LISTEN:
+			r = unix_address_parse(optarg, &a);
+			if (r < 0) {
+				log_usage_error("invalid socket address '%s': %s", optarg,
+						r == -ENAMETOOLONG ? "too long" : "empty");
+				return r;
+			}
+			if (arg_n_listen >= CONF_LISTEN_MAX) {
+				log_usage_error("too many --listen options (at most %d)",
+						CONF_LISTEN_MAX);
+				return -E2BIG;
+			}
+			arg_listen[arg_n_listen++] = optarg;
+			break;
+		case 'v':
+			arg_verbose = true;
+			break;
+		case ARG_VERSION:
+			printf("ipcd %s\n", VERSION);
+			return 0;
+		case 'h':
+			help();
+			return 0;
+		case ':':
+			log_usage_error("option '%s' needs an argument", argv[optind - 1]);
+			return -EINVAL;
+		default:
+			log_usage_error("unknown option '%s'", argv[optind - 1]);
+			return -EINVAL;
+		}
+	if (optind < argc) {
+		log_usage_error("unexpected argument '%s'", argv[optind]);
+		return -EINVAL;
+	}
+	return 1;
+}
+
+static uint64_t monotonic_usec(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void notify(const char *message) {
+	int r = sd_notify(false, message);
+	if (r < 0)
+		log_debug_errno(r, "Failed to notify the service manager, ignoring: %m");
+}
+
+static void server_totals(struct server *s, struct stats_totals *ret) {
+	const struct worker_stats *ws[s->workers.n ? s->workers.n : 1];
+
+	for (size_t i = 0; i < s->workers.n; i++)
+		ws[i] = &s->workers.workers[i]->stats;
+	stats_sum(&s->stats, ws, s->workers.n, admit_active(s->admit), ret);
+}
+
+static void server_update_status(struct server *s, bool force) {
+	struct stats_totals t;
+	char status[sizeof(s->status)], msg[sizeof(s->status) + 16];
+
+	server_totals(s, &t);
+	stats_status_text(&t, status, sizeof(status));
+	if (!force && strcmp(status, s->status) == 0)
+		return;
+	memcpy(s->status, status, sizeof(status));
+	snprintf(msg, sizeof(msg), "STATUS=%s", status);
+	notify(msg);
+}
+
+static int on_status_timer(sd_event_source *t, uint64_t now, void *userdata) {
+	server_update_status(userdata, false);
+	return sd_event_source_set_time(t, now + STATUS_INTERVAL_USEC);
+}
+
+static int on_stats_timer(sd_event_source *t, uint64_t now, void *userdata) {
+	struct server *s = userdata;
+	struct stats_totals x;
+	char size[FORMAT_SIZE_MAX];
+
+	server_totals(s, &x);
+	log_event(LOG_EVENT_STATS, LOG_INFO, &(struct log_fields){ .has_bytes = true, .bytes = x.bytes },
+		  "Stats: %llu active, %llu accepted, %llu closed, %s echoed, %llu refused, %llu "
+		  "denied, %llu idle timeouts, %llu datagrams (%llu unanswerable, %llu dropped, "
+		  "%llu oversize)",
+		  (unsigned long long)x.active, (unsigned long long)x.accepted,
+		  (unsigned long long)x.closed, format_size(size, sizeof(size), x.bytes),
+		  (unsigned long long)x.refused, (unsigned long long)x.denied,
+		  (unsigned long long)x.closed_by[CLOSE_IDLE], (unsigned long long)x.datagrams,
+		  (unsigned long long)x.dgram_unanswerable, (unsigned long long)x.dgram_dropped,
+		  (unsigned long long)x.dgram_oversize);
+	return sd_event_source_set_time(t, now + s->config->stats_interval_usec);
+}
+
+static void server_arm_stats(struct server *s) {
+	uint64_t interval = s->config->stats_interval_usec;
+	int r;
+
+	if (interval == 0) {
+		s->stats_timer = sd_event_source_disable_unref(s->stats_timer);
+		return;
+	}
+	r = s->stats_timer ? sd_event_source_set_time_relative(s->stats_timer, interval)
+			   : sd_event_add_time_relative(s->event, &s->stats_timer, CLOCK_MONOTONIC,
+							interval, USEC_PER_SEC, on_stats_timer, s);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(s->stats_timer, SD_EVENT_ON);
+	if (r < 0)
+		log_warning_errno(r, "Failed to arm the stats timer, no stats lines: %m");
+}
+
+static int on_stop_timeout(sd_event_source *t _unused_, uint64_t now _unused_, void *userdata) {
+	struct server *s = userdata;
+	log_error("Workers did not finish within shutdown_timeout, exiting anyway");
+	return sd_event_exit(s->event, -ETIMEDOUT);
+}
+
+/* SIGTERM, SIGINT or exit_on_idle: stop accepting, let connections finish, then exit. */
+static void server_stop(struct server *s, const char *why) {
+	uint64_t timeout = s->config->shutdown_timeout_usec;
+	char d[FORMAT_DURATION_MAX];
+	int r;
+
+	if (s->stopping)
+		return;
+	s->stopping = true;
+	listeners_set_enabled(s, false);
+	(void)sd_event_source_set_enabled(s->idle_timer, SD_EVENT_OFF); /* NULL-safe */
+	notify("STOPPING=1\nSTATUS=Stopping, draining connections");
+	log_notice("Stopping on %s: draining %llu connections for up to %s", why,
+		   (unsigned long long)admit_active(s->admit), format_duration(d, sizeof(d), timeout));
+	worker_pool_drain(&s->workers, timeout);
+	r = sd_event_add_time_relative(s->event, &s->stop_timer, CLOCK_MONOTONIC,
+				       timeout + STOP_GRACE_USEC, 0, on_stop_timeout, s);
+	if (r < 0)
+		log_warning_errno(r, "Failed to arm the stop timer, relying on the workers': %m");
+}
+
+static int on_idle_timer(sd_event_source *t, uint64_t now, void *userdata) {
+	struct server *s = userdata;
+	char d[FORMAT_DURATION_MAX];
+
+	uint64_t last = worker_pool_last_datagram(&s->workers), idle = s->config->exit_on_idle_usec;
+
+	if (admit_active(s->admit) > 0)
+		return 0; /* re-armed when the last one closes */
+	if (last > 0 && now - last < idle) {
+		/* Datagrams are traffic too: count the idle time from the last one. */
+		if (sd_event_source_set_time(t, last + idle) >= 0 &&
+		    sd_event_source_set_enabled(t, SD_EVENT_ONESHOT) >= 0)
+			return 0;
+	}
+	log_notice("No connections for %s, exiting (exit_on_idle)",
+		   format_duration(d, sizeof(d), s->config->exit_on_idle_usec));
+	server_stop(s, "idle");
+	return 0;
+}
+
+void server_update_idle(struct server *s) {
+	uint64_t idle = s->config->exit_on_idle_usec;
+	int enabled = SD_EVENT_OFF, r;
+
+	if (idle == 0 || s->stopping || admit_active(s->admit) > 0) {
+		(void)sd_event_source_set_enabled(s->idle_timer, SD_EVENT_OFF); /* NULL-safe */
+		return;
+	}
+	if (s->idle_timer && sd_event_source_get_enabled(s->idle_timer, &enabled) >= 0 && enabled)
+		return; /* already counting */
+	r = s->idle_timer ? sd_event_source_set_time_relative(s->idle_timer, idle)
+			  : sd_event_add_time_relative(s->event, &s->idle_timer, CLOCK_MONOTONIC, idle,
+						       USEC_PER_SEC / 10, on_idle_timer, s);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(s->idle_timer, SD_EVENT_ONESHOT);
+	if (r < 0)
+		log_warning_errno(r, "Failed to arm the idle timer, not exiting on idle: %m");
+}
+
+static int on_workers(sd_event_source *src _unused_, int fd, uint32_t revents _unused_,
+		      void *userdata) {
+	struct server *s = userdata;
+	uint64_t v;
+
+	(void)!read(fd, &v, sizeof(v)); /* a wake-up only; the state is in the workers */
+	if (s->stopping) {
+		if (worker_pool_all_exited(&s->workers))
+			return sd_event_exit(s->event, 0);
+		return 0;
+	}
+	for (size_t i = 0; i < s->workers.n; i++)
+		if (atomic_load(&s->workers.workers[i]->exited))
+			return log_error_errno(-EIO, "Worker %zu stopped unexpectedly, exiting", i);
+	server_update_idle(s);
+	return 0;
+}
+
+static void report_error(const char *message, void *userdata) {
+	(*(unsigned *)userdata)++;
+	log_error("%s", message);
+}
+
+static void log_change(const char *name, const char *old_value, const char *new_value,
+		       bool restart_only, void *userdata _unused_) {
+	log_notice("%s: %s -> %s%s", name, old_value, new_value,
+		   restart_only ? " (takes effect on restart)" : "");
+}
+
+static void server_apply_log_level(const struct server *s) {
+	log_set_max_level(arg_verbose ? LOG_DEBUG : (int)s->config->log_level);
+}
+
+/* SIGHUP: validate the whole file first; either all of it applies, or none. */
+static void server_reload(struct server *s) {
+	struct ipcd_config *next = NULL;
+	unsigned n_errors = 0, n_changed;
+	char msg[64];
+	int r;
+
+	/* MONOTONIC_USEC lets a Type=notify-reload manager match this reload to its request. */
+	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
+		 (unsigned long long)monotonic_usec());
+	notify(msg);
+	r = conf_load(s->config_path, s->config_must_exist, report_error, &n_errors, &next);
+	if (r < 0)
+		log_event(LOG_EVENT_RELOAD, LOG_ERR, &(struct log_fields){ .reason = "invalid" },
+			  "Reloading '%s' failed, keeping the previous configuration",
+			  s->config_path);
+	else {
+		n_changed = conf_diff(s->config, next, log_change, NULL);
+		conf_unref(s->config);
+		s->config = next;
+		server_apply_log_level(s);
+		worker_pool_set_config(&s->workers, s->config);
+		server_arm_stats(s);
+		server_update_idle(s);
+		log_event(LOG_EVENT_RELOAD, LOG_NOTICE, &(struct log_fields){ .reason = "applied" },
+			  "Reloaded '%s': %u setting%s changed", s->config_path, n_changed,
+			  n_changed == 1 ? "" : "s");
+	}
+	notify("READY=1");
+	server_update_status(s, true);
+}
+
+static int on_signal(sd_event_source *src _unused_, const struct signalfd_siginfo *si,
+		     void *userdata) {
+	struct server *s = userdata;
+
+	if (si->ssi_signo == SIGHUP) {
+		if (!s->stopping)
+			server_reload(s);
+		return 0;
+	}
+	server_stop(s, si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+	return 0;
+}
+
+static size_t worker_count(const struct ipcd_config *c) {
+	cpu_set_t set;
+	long n;
+
+	if (c->workers > 0)
+		return (size_t)c->workers;
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		return (size_t)MAX(CPU_COUNT(&set), 1);
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (size_t)n : 1;
+}
+
+/* Every connection costs one fd: use all that the hard limit (LimitNOFILE=) allows. */
+static void raise_nofile(void) {
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_warning_errno(negative_errno(), "Failed to raise RLIMIT_NOFILE, ignoring: %m");
+}
+
+static void server_done(struct server *s) {
+	bool workers_gone = worker_pool_stop(&s->workers, STOP_GRACE_USEC) >= 0;
+
+	s->stop_timer = sd_event_source_disable_unref(s->stop_timer);
+	s->idle_timer = sd_event_source_disable_unref(s->idle_timer);
+	s->stats_timer = sd_event_source_disable_unref(s->stats_timer);
+	s->status_timer = sd_event_source_disable_unref(s->status_timer);
+	s->resume_timer = sd_event_source_disable_unref(s->resume_timer);
+	s->workers_source = sd_event_source_disable_unref(s->workers_source);
+	listeners_free(s);
+	s->workers_fd = safe_close(s->workers_fd);
+	if (workers_gone) /* a stuck worker still counts its connections in admit */
+		s->admit = admit_free(s->admit);
+	s->config = conf_unref(s->config);
+	s->event = sd_event_unref(s->event);
+}
+
+static int server_setup_signals(struct server *s) {
+	static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
+	sigset_t mask;
+	int r;
+
+	/* Blocked before any thread starts, so workers inherit the mask and signals come to the
+	 * main loop's signalfd only. */
+	sigemptyset(&mask);
+	for (size_t i = 0; i < ARRAY_SIZE(signals); i++)
+		sigaddset(&mask, signals[i]);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return log_error_errno(negative_errno(), "Failed to block signals: %m");
+	/* Peers that vanish must cost a connection, not the process; sends use MSG_NOSIGNAL too. */
+	signal(SIGPIPE, SIG_IGN);
+	for (size_t i = 0; i < ARRAY_SIZE(signals); i++) {
+		r = sd_event_add_signal(s->event, NULL, signals[i], on_signal, s);
+		if (r < 0)
+			return log_error_errno(r, "Failed to watch signal %d: %m", signals[i]);
+	}
+	return 0;
+}
+
+static int server_start(struct server *s) {
+	int r;
+
+	r = admit_new(&s->admit);
+	if (r < 0)
+		return log_error_errno(r, "Failed to set up admission: %m");
+	s->workers_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->workers_fd < 0)
+		return log_error_errno(negative_errno(), "Failed to create eventfd: %m");
+	r = sd_event_add_io(s->event, &s->workers_source, s->workers_fd, EPOLLIN, on_workers, s);
+	if (r < 0)
+		return log_error_errno(r, "Failed to watch workers: %m");
+	r = worker_pool_start(worker_count(s->config), s->admit, s->workers_fd, &s->workers);
+	if (r < 0)
+		return log_error_errno(r, "Failed to start workers: %m");
+	r = listeners_start(s);
+	if (r < 0)
+		return r;
+	r = sd_event_add_time_relative(s->event, &s->status_timer, CLOCK_MONOTONIC,
+				       STATUS_INTERVAL_USEC, USEC_PER_SEC / 10, on_status_timer, s);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(s->status_timer, SD_EVENT_ON);
+	if (r < 0)
+		return log_error_errno(r, "Failed to arm the status timer: %m");
+	server_arm_stats(s);
+	server_update_idle(s);
+	return 0;
+}
+
+static int run(void) {
+	_cleanup_(server_done) struct server s = { .workers_fd = -EBADF };
+	struct stats_totals t;
+	unsigned n_errors = 0;
+	char d[FORMAT_DURATION_MAX], size[FORMAT_SIZE_MAX];
+	int r;
+
+	log_open();
+	s.config_path = arg_config ? arg_config : SYSCONFDIR "/ipcd/ipcd.conf";
+	s.config_must_exist = arg_config != NULL;
+	r = conf_load(s.config_path, s.config_must_exist, report_error, &n_errors, &s.config);
+	if (r < 0)
+		return log_error_errno(r, "Configuration '%s' is not valid, not starting",
+				       s.config_path);
+	if (arg_check_config) {
+		conf_dump(s.config, stdout);
+		return fflush(stdout) == 0 ? 0 : -EIO;
+	}
+	server_apply_log_level(&s);
+	s.start_usec = monotonic_usec();
+	log_event(LOG_EVENT_START, LOG_NOTICE, NULL, "ipcd %s starting with '%s'", VERSION,
+		  s.config_path);
+	raise_nofile();
+
+	/* Before ipcd opens any fd of its own, so that the passed ones are still where systemd
+	 * put them and nothing of ours can be mistaken for one. */
+	r = listeners_open(&s, arg_listen, arg_n_listen);
+	if (r < 0)
+		return r;
+	r = sd_event_default(&s.event);
+	if (r < 0)
+		return log_error_errno(r, "Failed to create event loop: %m");
+	r = server_setup_signals(&s);
+	if (r < 0)
+		return r;
+	r = sd_event_set_watchdog(s.event, true);
+	if (r < 0)
+		return log_error_errno(r, "Failed to enable the watchdog: %m");
+	r = server_start(&s);
+	if (r < 0)
+		return r;
+
+	server_update_status(&s, true);
+	notify("READY=1");
+	log_event(LOG_EVENT_READY, LOG_NOTICE, NULL, "Ready: %zu listener%s, %zu worker%s",
+		  s.n_listeners, s.n_listeners == 1 ? "" : "s", s.workers.n,
+		  s.workers.n == 1 ? "" : "s");
+
+	r = sd_event_loop(s.event);
+	if (r < 0)
+		log_error_errno(r, "Event loop failed: %m");
+	server_totals(&s, &t);
+	log_event(LOG_EVENT_STOP, LOG_NOTICE,
+		  &(struct log_fields){ .has_bytes = true, .bytes = t.bytes, .has_duration = true,
+					.duration_usec = monotonic_usec() - s.start_usec },
+		  "Stopped after %s: %llu connections, %s echoed, %llu refused, %llu denied, %llu "
+		  "cut off by shutdown",
+		  format_timespan(d, sizeof(d), monotonic_usec() - s.start_usec),
+		  (unsigned long long)t.accepted, format_size(size, sizeof(size), t.bytes),
+		  (unsigned long long)t.refused, (unsigned long long)t.denied,
+		  (unsigned long long)t.closed_by[CLOSE_SHUTDOWN]);
+	return r;
+}
+
+int main(int argc, char **argv) {
+	int r = parse_argv(argc, argv);
+
+	if (r <= 0)
+		return r < 0 ? 2 : EXIT_SUCCESS;
+	return run() < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stddef.h>
+
+#include "server.h"
+
+/*
+ * Listening sockets: the ones systemd passes, or, without socket activation, the ones ipcd
+ * binds itself from listen= or --listen. Errors are logged here; the caller just stops.
+ */
+int listeners_open(struct server *s, char *const *paths, size_t n_paths);
+
+/* Starts accepting (stream, seqpacket) or serving (datagram, handed to a worker). */
+int listeners_start(struct server *s);
+
+/* Stops or resumes accepting; sockets stay open, so clients wait in the backlog. */
+void listeners_set_enabled(struct server *s, bool enabled);
+
+/* Closes every listener and removes the socket files ipcd bound itself. */
+void listeners_free(struct server *s);

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "admit.h"
+#include "conf.h"
+#include "stats.h"
+#include "worker.h"
+
+struct listener;
+
+/* What the main thread owns: listeners, admission, workers, the systemd protocol. */
+struct server {
+	sd_event *event;
+	struct ipcd_config *config; /* current; read and replaced on the main thread only */
+	const char *config_path;
+	bool config_must_exist;
+	struct admit *admit;
+	struct worker_pool workers;
+	struct listener **listeners;
+	size_t n_listeners;
+	bool accept_paused; /* after EMFILE and friends, until resume_timer fires */
+	sd_event_source *resume_timer;
+	int workers_fd; /* eventfd the workers poke: "none left" or "exited" */
+	sd_event_source *workers_source;
+	sd_event_source *status_timer, *stats_timer, *idle_timer, *stop_timer;
+	struct server_stats stats;
+	uint64_t next_conn_id;
+	uint64_t start_usec;
+	bool stopping;
+	char status[256]; /* last STATUS= sent, to send only changes */
+};
+
+void server_update_idle(struct server *s);

@@ -1,0 +1,332 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Worker threads: each runs its own sd-event loop over the connections it was handed, sweeps
+ * their time limits, and drains them on shutdown. Hand-over from the accepting thread goes
+ * through a locked inbox list and an eventfd; the pool picks the least loaded worker.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+
+#include "conn.h"
+#include "log.h"
+#include "macro.h"
+#include "worker.h"
+
+#define SWEEP_INTERVAL_USEC USEC_PER_SEC /* time limits are whole seconds: check each second */
+
+void worker_notify_server(struct worker *w) {
+	/* An eventfd write only fails on counter overflow, which needs 2^64 - 1 wakes unread. */
+	(void)!write(w->server_fd, &(uint64_t){ 1 }, sizeof(uint64_t));
+}
+
+void worker_link(struct worker *w, struct conn *c) {
+	c->prev = NULL;
+	c->next = w->conns;
+	if (w->conns)
+		w->conns->prev = c;
+	w->conns = c;
+	if (c->kind != CONN_DGRAM)
+		w->n_conns++;
+}
+
+void worker_unlink(struct worker *w, struct conn *c) {
+	if (c->prev)
+		c->prev->next = c->next;
+	else if (w->conns == c)
+		w->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+	if (c->kind != CONN_DGRAM) {
+		w->n_conns--;
+		stats_add(&w->stats.finished, 1);
+	}
+	if (w->draining && w->n_conns == 0)
+		(void)sd_event_exit(w->event, 0); /* only fails if the loop already ends */
+}
+
+int worker_ensure_scratch(struct worker *w, size_t size) {
+	char *p;
+
+	if (size <= w->scratch_size)
+		return 0;
+	/* Grows only: a reload to a smaller buffer_size leaves older connections bigger ones. */
+	p = realloc(w->scratch, size);
+	if (!p)
+		return -ENOMEM;
+	w->scratch = p;
+	w->scratch_size = size;
+	return 0;
+}
+
+static void worker_close_all(struct worker *w, bool datagrams_only) {
+	struct conn *c = w->conns, *next;
+
+	for (; c; c = next) {
+		next = c->next;
+		if (!datagrams_only || c->kind == CONN_DGRAM)
+			conn_close(c, CLOSE_SHUTDOWN);
+	}
+}
+
+static int worker_on_sweep(sd_event_source *s, uint64_t now, void *userdata) {
+	struct worker *w = userdata;
+	struct conn *c = w->conns, *next;
+
+	for (; c; c = next) {
+		next = c->next;
+		conn_check_timeouts(c, now);
+	}
+	return sd_event_source_set_time(s, now + SWEEP_INTERVAL_USEC);
+}
+
+static int worker_on_drain_timeout(sd_event_source *s _unused_, uint64_t now _unused_,
+				   void *userdata) {
+	struct worker *w = userdata;
+
+	worker_close_all(w, false);
+	return sd_event_exit(w->event, 0);
+}
+
+static int worker_start_drain(struct worker *w) {
+	int r;
+
+	w->draining = true;
+	worker_close_all(w, true); /* datagram sockets: stop receiving now */
+	if (w->n_conns == 0)
+		return sd_event_exit(w->event, 0);
+	r = sd_event_add_time_relative(w->event, &w->drain_timer, CLOCK_MONOTONIC,
+				       w->drain_timeout_usec, 0, worker_on_drain_timeout, w);
+	if (r < 0) {
+		worker_close_all(w, false);
+		return sd_event_exit(w->event, 0);
+	}
+	return 0;
+}
+
+/* Takes the inbox in one swap, then serves each connection in the order it was accepted. */
+static int worker_on_inbox(sd_event_source *s _unused_, int fd, uint32_t revents _unused_,
+			   void *userdata) {
+	struct worker *w = userdata;
+	struct conn *list, *rev = NULL, *next;
+	struct ipcd_config *config;
+	uint64_t v;
+
+	/* Nothing to lose: the counter only says "look", the list says what. */
+	(void)!read(fd, &v, sizeof(v));
+	pthread_mutex_lock(&w->inbox_lock);
+	list = w->inbox;
+	w->inbox = NULL;
+	config = w->inbox_config;
+	w->inbox_config = NULL;
+	pthread_mutex_unlock(&w->inbox_lock);
+
+	if (config) {
+		for (struct conn *c = w->conns; c; c = c->next)
+			if (c->kind == CONN_DGRAM)
+				conn_set_config(c, config);
+		conf_unref(config);
+	}
+
+	for (; list; list = next) {
+		next = list->next;
+		list->next = rev;
+		rev = list;
+	}
+	for (; rev; rev = next) {
+		next = rev->next;
+		conn_attach(rev, w);
+	}
+	if (atomic_load(&w->drain_requested) && !w->draining)
+		return worker_start_drain(w);
+	return 0;
+}
+
+static void *worker_main(void *userdata) {
+	struct worker *w = userdata;
+	int r;
+
+	r = sd_event_loop(w->event);
+	if (r < 0)
+		log_error_errno(r, "Worker %u event loop failed: %m", w->index);
+	worker_close_all(w, false);
+	atomic_store(&w->exited, true);
+	worker_notify_server(w);
+	return NULL;
+}
+
+static struct worker *worker_free(struct worker *w) {
+	struct conn *c, *next;
+
+	if (!w)
+		return NULL;
+	/* Only reached when the thread has ended or never started: nothing else touches w. */
+	for (c = w->inbox; c; c = next) {
+		next = c->next;
+		if (c->admitted)
+			admit_release(w->admit, &c->peer);
+		conn_free(c);
+	}
+	worker_close_all(w, false);
+	conf_unref(w->inbox_config);
+	sd_event_source_disable_unref(w->sweep_timer);
+	sd_event_source_disable_unref(w->drain_timer);
+	sd_event_source_disable_unref(w->inbox_source);
+	sd_event_unref(w->event);
+	safe_close(w->inbox_fd);
+	pthread_mutex_destroy(&w->inbox_lock);
+	free(w->scratch);
+	free(w);
+	return NULL;
+}
+
+static int worker_new(unsigned index, struct admit *admit, int server_fd, struct worker **ret) {
+	struct worker *w;
+	int r;
+
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->index = index;
+	w->admit = admit;
+	w->server_fd = server_fd;
+	w->inbox_fd = -EBADF;
+	pthread_mutex_init(&w->inbox_lock, NULL);
+
+	r = sd_event_new(&w->event);
+	if (r < 0)
+		goto fail;
+	w->inbox_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (w->inbox_fd < 0) {
+		r = negative_errno();
+		goto fail;
+	}
+	r = sd_event_add_io(w->event, &w->inbox_source, w->inbox_fd, EPOLLIN, worker_on_inbox, w);
+	if (r < 0)
+		goto fail;
+	r = sd_event_add_time_relative(w->event, &w->sweep_timer, CLOCK_MONOTONIC,
+				       SWEEP_INTERVAL_USEC, USEC_PER_SEC / 10, worker_on_sweep, w);
+	if (r < 0)
+		goto fail;
+	r = sd_event_source_set_enabled(w->sweep_timer, SD_EVENT_ON);
+	if (r < 0)
+		goto fail;
+	*ret = w;
+	return 0;
+fail:
+	worker_free(w);
+	return r;
+}
+
+int worker_pool_start(size_t n, struct admit *admit, int server_fd, struct worker_pool *ret) {
+	struct worker_pool p = { .n = 0 };
+	int r;
+
+	p.workers = calloc(n, sizeof(*p.workers));
+	if (!p.workers)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		r = worker_new((unsigned)i, admit, server_fd, &p.workers[i]);
+		if (r < 0)
+			goto fail;
+		p.n++;
+		/* Signals stay blocked in workers: the main thread's mask is inherited. */
+		r = -pthread_create(&p.workers[i]->thread, NULL, worker_main, p.workers[i]);
+		if (r < 0)
+			goto fail;
+		p.workers[i]->thread_started = true;
+	}
+	*ret = p;
+	return 0;
+fail:
+	worker_pool_drain(&p, 0);
+	(void)worker_pool_stop(&p, 5 * USEC_PER_SEC);
+	return r;
+}
+
+void worker_pool_submit(struct worker_pool *p, struct conn *c) {
+	struct worker *best = NULL;
+	uint64_t best_load = UINT64_MAX;
+
+	/* Load counts what is still in an inbox too, so a burst of accepts spreads out. */
+	for (size_t i = 0; i < p->n; i++) {
+		struct worker *w = p->workers[i];
+		uint64_t load = w->assigned - stats_get(&w->stats.finished);
+		if (load < best_load) {
+			best = w;
+			best_load = load;
+		}
+	}
+	if (c->kind != CONN_DGRAM)
+		best->assigned++;
+	pthread_mutex_lock(&best->inbox_lock);
+	c->next = best->inbox;
+	best->inbox = c;
+	pthread_mutex_unlock(&best->inbox_lock);
+	(void)!write(best->inbox_fd, &(uint64_t){ 1 }, sizeof(uint64_t)); /* see notify_server */
+}
+
+void worker_pool_drain(struct worker_pool *p, uint64_t timeout_usec) {
+	for (size_t i = 0; i < p->n; i++) {
+		struct worker *w = p->workers[i];
+		w->drain_timeout_usec = timeout_usec;
+		atomic_store(&w->drain_requested, true);
+		(void)!write(w->inbox_fd, &(uint64_t){ 1 }, sizeof(uint64_t));
+	}
+}
+
+void worker_pool_set_config(struct worker_pool *p, struct ipcd_config *c) {
+	for (size_t i = 0; i < p->n; i++) {
+		struct worker *w = p->workers[i];
+		struct ipcd_config *old;
+
+		pthread_mutex_lock(&w->inbox_lock);
+		old = w->inbox_config; /* never taken: a newer reload replaces it */
+		w->inbox_config = conf_ref(c);
+		pthread_mutex_unlock(&w->inbox_lock);
+		conf_unref(old);
+		(void)!write(w->inbox_fd, &(uint64_t){ 1 }, sizeof(uint64_t));
+	}
+}
+
+uint64_t worker_pool_last_datagram(struct worker_pool *p) {
+	uint64_t last = 0;
+	for (size_t i = 0; i < p->n; i++)
+		last = MAX(last, stats_get(&p->workers[i]->stats.last_datagram_usec));
+	return last;
+}
+
+bool worker_pool_all_exited(struct worker_pool *p) {
+	for (size_t i = 0; i < p->n; i++)
+		if (p->workers[i]->thread_started && !atomic_load(&p->workers[i]->exited))
+			return false;
+	return true;
+}
+
+int worker_pool_stop(struct worker_pool *p, uint64_t timeout_usec) {
+	struct timespec deadline;
+	int ret = 0;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += (time_t)(timeout_usec / USEC_PER_SEC);
+	deadline.tv_nsec += (long)(timeout_usec % USEC_PER_SEC) * 1000;
+	if (deadline.tv_nsec >= 1000000000) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000;
+	}
+	for (size_t i = 0; i < p->n; i++) {
+		struct worker *w = p->workers[i];
+		if (w->thread_started && pthread_timedjoin_np(w->thread, NULL, &deadline) != 0) {
+			ret = -ETIMEDOUT;
+			continue; /* still running: its memory stays */
+		}
+		worker_free(w);
+	}
+	free(p->workers);
+	*p = (struct worker_pool){ NULL, 0 };
+	return ret;
+}

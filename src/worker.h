@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <systemd/sd-event.h>
+
+#include "admit.h"
+#include "stats.h"
+
+struct conn;
+
+/*
+ * One event-loop thread and the connections it owns. The accepting thread hands connections
+ * over through the inbox (a locked list and an eventfd); nothing else crosses threads except
+ * the counters in stats and the admission counts.
+ */
+struct worker {
+	unsigned index;
+	pthread_t thread;
+	bool thread_started;
+	sd_event *event;
+	int inbox_fd;
+	sd_event_source *inbox_source;
+	pthread_mutex_t inbox_lock;
+	struct conn *inbox; /* newest first; reversed on intake */
+	struct ipcd_config *inbox_config; /* a reloaded configuration for datagram sockets */
+	atomic_bool drain_requested;
+	atomic_bool exited;
+	uint64_t drain_timeout_usec; /* set before drain_requested */
+	bool draining;
+	struct conn *conns;
+	size_t n_conns; /* stream and seqpacket connections in conns */
+	sd_event_source *sweep_timer;
+	sd_event_source *drain_timer;
+	char *scratch; /* one read's worth of bytes; shared by this worker's connections */
+	size_t scratch_size;
+	uint64_t assigned; /* connections handed to this worker; main thread only */
+	struct admit *admit;
+	int server_fd; /* eventfd: tells the main loop "no connections left" or "exited" */
+	struct worker_stats stats;
+};
+
+struct worker_pool {
+	struct worker **workers;
+	size_t n;
+};
+
+/* Starts n threads. Each signals server_fd when it exits or the last connection closes. */
+int worker_pool_start(size_t n, struct admit *admit, int server_fd, struct worker_pool *ret);
+
+/* Hands c to the least loaded worker. Never fails: the inbox is a list. */
+void worker_pool_submit(struct worker_pool *p, struct conn *c);
+
+/* Each worker keeps serving its connections until they close or timeout_usec passes, then
+ * closes the rest and exits. */
+void worker_pool_drain(struct worker_pool *p, uint64_t timeout_usec);
+
+bool worker_pool_all_exited(struct worker_pool *p);
+
+/* After a reload: datagram sockets, which are not connections, serve under c from now on. */
+void worker_pool_set_config(struct worker_pool *p, struct ipcd_config *c);
+
+/* CLOCK_MONOTONIC usec of the last datagram any worker received, 0 if none. */
+uint64_t worker_pool_last_datagram(struct worker_pool *p);
+
+/* Joins every worker, waiting at most timeout_usec in all; -ETIMEDOUT if one is stuck (it is
+ * then left running and not freed, since it still uses its memory). */
+int worker_pool_stop(struct worker_pool *p, uint64_t timeout_usec);
+
+/* The worker side of conn.c: connection list and the "last one closed" signal. */
+void worker_link(struct worker *w, struct conn *c);
+void worker_unlink(struct worker *w, struct conn *c);
+int worker_ensure_scratch(struct worker *w, size_t size);
+void worker_notify_server(struct worker *w);

@@ -1,0 +1,278 @@
+# SPDX-License-Identifier: MIT
+"""Harness for the integration tests: the real ipcd, started by systemd-socket-activate (or
+directly, for self-bind), observed through its notify socket and its log. Every wait is
+bounded; every process started is stopped by pid; every test has a private directory."""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+IPCD = os.environ.get("IPCD") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", "..", "build", "ipcd"))
+SRCDIR = os.environ.get("SRCDIR") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", ".."))
+
+# What a sanitizer build prints when it finds something; any of it fails the test.
+SANITIZER_REPORT = re.compile(r"ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: \w+Sanitizer")
+
+SOCK_TYPES = {"stream": socket.SOCK_STREAM, "seqpacket": socket.SOCK_SEQPACKET,
+              "dgram": socket.SOCK_DGRAM}
+
+
+def wait_until(predicate, timeout=5.0, what="condition", interval=0.02):
+    """Polls predicate until it returns something truthy; fails after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def sockaddr(path):
+    return "\0" + path[1:] if path.startswith("@") else path
+
+
+def connect(path, kind="stream", timeout=5.0):
+    s = socket.socket(socket.AF_UNIX, SOCK_TYPES[kind])
+    s.settimeout(timeout)
+    s.connect(sockaddr(path))
+    return s
+
+
+def recv_exact(s, n, timeout=5.0):
+    """Reads exactly n bytes, or fails with what arrived."""
+    data = bytearray()
+    deadline = time.monotonic() + timeout
+    while len(data) < n:
+        s.settimeout(max(0.01, deadline - time.monotonic()))
+        chunk = s.recv(n - len(data))
+        if not chunk:
+            raise AssertionError(f"EOF after {len(data)} of {n} bytes")
+        data += chunk
+    return bytes(data)
+
+
+def recv_until_eof(s, timeout=5.0, limit=1 << 30):
+    data = bytearray()
+    deadline = time.monotonic() + timeout
+    while len(data) <= limit:
+        s.settimeout(max(0.01, deadline - time.monotonic()))
+        chunk = s.recv(1 << 16)
+        if not chunk:
+            return bytes(data)
+        data += chunk
+    raise AssertionError("more data than expected")
+
+
+def is_closed_by_peer(s, timeout=5.0):
+    """True if the daemon closed s (EOF or reset) within timeout."""
+    s.settimeout(timeout)
+    try:
+        while True:
+            if not s.recv(4096):
+                return True
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except socket.timeout:
+        return False
+
+
+class Notify:
+    """The NOTIFY_SOCKET end of the sd_notify protocol."""
+
+    def __init__(self, path):
+        self.path = path
+        self.messages = []
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        self.sock.setblocking(False)
+
+    def poll(self):
+        while True:
+            try:
+                self.messages.append(self.sock.recv(4096).decode())
+            except BlockingIOError:
+                return self.messages
+
+    def find(self, needle, start=0):
+        """Index of the first message at or after start containing needle, or None."""
+        for i, m in enumerate(self.poll()[start:], start):
+            if needle in m:
+                return i
+        return None
+
+    def wait_for(self, needle, start=0, timeout=5.0):
+        return wait_until(lambda: self.find(needle, start) is not None and
+                          (self.find(needle, start),), timeout, f"notify {needle!r}")[0]
+
+    def statuses(self):
+        return [line[len("STATUS="):] for m in self.poll() for line in m.split("\n")
+                if line.startswith("STATUS=")]
+
+    def close(self):
+        self.sock.close()
+
+
+class Ipcd:
+    """One ipcd under test. activate=True: systemd-socket-activate owns the listening socket
+    and execs ipcd on the first connection, as systemd would; False: ipcd binds itself."""
+
+    def __init__(self, workdir, conf="", kind="stream", activate=True, args=(),
+                 watchdog_usec=None, listen=None, env=None, listen_more=()):
+        self.dir = workdir
+        self.kind = kind
+        self.activate = activate
+        self.conf_path = os.path.join(workdir, "ipcd.conf")
+        self.log_path = os.path.join(workdir, "ipcd.log")
+        self.sock = listen or os.path.join(workdir, "ipcd.sock")
+        self.listen_more = list(listen_more)  # further -l addresses, same socket type
+        self.notify = Notify(os.path.join(workdir, "notify.sock"))
+        self.args = list(args)
+        self.watchdog_usec = watchdog_usec
+        self.env = env or {}
+        self.proc = None
+        self.write_conf(conf)
+
+    def write_conf(self, text):
+        with open(self.conf_path, "w") as f:
+            f.write(text)
+
+    def command(self):
+        if not self.activate:
+            return [IPCD, "-c", self.conf_path] + self.args
+        cmd = ["systemd-socket-activate", "-l", self.sock, "--fdname=ipcd",
+               "-E", "NOTIFY_SOCKET=" + self.notify.path]
+        for extra in self.listen_more:
+            cmd += ["-l", extra]
+        if self.kind == "seqpacket":
+            cmd.append("--seqpacket")
+        elif self.kind == "dgram":
+            cmd.append("--datagram")
+        if self.watchdog_usec:
+            cmd += ["-E", f"WATCHDOG_USEC={self.watchdog_usec}"]
+        for k, v in self.env.items():
+            cmd += ["-E", f"{k}={v}"]
+        return cmd + [IPCD, "-c", self.conf_path] + self.args
+
+    def start(self, preexec_fn=None):
+        env = dict(os.environ, NOTIFY_SOCKET=self.notify.path, **self.env)
+        env.pop("JOURNAL_STREAM", None)
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=subprocess.STDOUT, env=env,
+                                         start_new_session=True, preexec_fn=preexec_fn)
+        if self.activate and self.sock.startswith("/"):
+            wait_until(lambda: os.path.exists(self.sock) or self.proc.poll() is not None,
+                       5, "the activation socket")
+        return self
+
+    def start_ready(self, **kw):
+        """Starts ipcd and waits for READY=1, waking it with one exchange if activated."""
+        self.start(**kw)
+        if self.activate:
+            self.exchange(b"wake")
+        self.notify.wait_for("READY=1")
+        return self
+
+    def exchange(self, data, kind=None):
+        """One round trip on a fresh connection (or datagram): returns the echo."""
+        kind = kind or self.kind
+        if kind == "dgram":
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            c.bind(os.path.join(self.dir, f"client-{time.monotonic_ns()}.sock"))
+            c.settimeout(5)
+            c.connect(sockaddr(self.sock))
+            c.send(data)
+            reply = c.recv(1 << 20)
+            c.close()
+            return reply
+        with connect(self.sock, kind) as c:
+            c.sendall(data)
+            if kind == "seqpacket":
+                return c.recv(1 << 20)
+            c.shutdown(socket.SHUT_WR)
+            return recv_until_eof(c)
+
+    @property
+    def pid(self):
+        return self.proc.pid  # systemd-socket-activate execs ipcd in place: same pid
+
+    def log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def wait_log(self, pattern, timeout=5.0):
+        rx = re.compile(pattern)
+        return wait_until(lambda: rx.search(self.log()), timeout, f"log /{pattern}/")
+
+    def signal(self, sig):
+        os.kill(self.pid, sig)
+
+    def wait_exit(self, timeout=20.0):
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"ipcd did not exit within {timeout}s")
+
+    def stop(self, timeout=20.0):
+        """SIGTERM and the exit status."""
+        if self.proc.poll() is None:
+            self.signal(signal.SIGTERM)
+        return self.wait_exit(timeout)
+
+    def cleanup(self):
+        if self.proc and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+        self.notify.close()
+
+
+@pytest.fixture
+def workdir():
+    # Short and private: unix socket paths must fit in 108 bytes.
+    d = tempfile.mkdtemp(prefix="ipcd-", dir="/tmp")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def ipcd(workdir):
+    """A factory: ipcd(conf=..., kind=...) makes a daemon; all are stopped at the end and
+    their logs checked for sanitizer reports."""
+    made = []
+
+    def make(conf="", **kw):
+        sub = os.path.join(workdir, str(len(made)))
+        os.mkdir(sub)
+        d = Ipcd(sub, conf, **kw)
+        made.append(d)
+        return d
+
+    yield make
+    for d in made:
+        d.cleanup()
+    for d in made:
+        if os.path.exists(d.log_path):
+            report = SANITIZER_REPORT.search(d.log())
+            assert not report, f"sanitizer report in {d.log_path}:\n{d.log()}"
+
+
+def pytest_terminal_summary(terminalreporter):
+    stats = terminalreporter.stats
+    passed = len(stats.get("passed", []))
+    failed = len(stats.get("failed", [])) + len(stats.get("error", []))
+    terminalreporter.write_line(f"{passed} passed, {failed} failed")
+    counts = os.environ.get("IPCD_COUNTS")
+    if counts:
+        with open(counts, "w") as f:
+            f.write(f"{passed} {failed}\n")

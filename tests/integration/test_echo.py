@@ -1,0 +1,149 @@
+# SPDX-License-Identifier: MIT
+"""Echo semantics through the real daemon: stream, seqpacket, datagram, TCP."""
+
+import os
+import socket
+import threading
+
+from conftest import connect, recv_exact, recv_until_eof, wait_until
+
+
+def test_stream_echoes_binary_exactly(ipcd):
+    d = ipcd().start_ready()
+    data = bytes(range(256)) * 64 + b"\0\0\0" + os.urandom(100000)
+    assert d.exchange(data) == data
+    assert d.stop() == 0
+
+
+def test_stream_large_transfer_with_concurrent_reader(ipcd):
+    d = ipcd().start_ready()
+    data = os.urandom(8 << 20)  # far more than buffer_size and the socket buffers
+    with connect(d.sock) as c:
+        received = []
+        reader = threading.Thread(target=lambda: received.append(recv_until_eof(c, 30)))
+        reader.start()
+        c.sendall(data)
+        c.shutdown(socket.SHUT_WR)
+        reader.join(35)
+    assert received and received[0] == data
+    assert d.stop() == 0
+
+
+def test_half_close_flushes_then_closes(ipcd):
+    d = ipcd().start_ready()
+    with connect(d.sock) as c:
+        c.sendall(b"first part, ")
+        assert recv_exact(c, 12) == b"first part, "
+        c.sendall(b"then EOF")
+        c.shutdown(socket.SHUT_WR)
+        # Everything sent before the EOF comes back, then the daemon closes its side.
+        assert recv_until_eof(c) == b"then EOF"
+    d.wait_log(r"closed \(eof\)")
+    assert d.stop() == 0
+
+
+def test_many_concurrent_connections_all_echo(ipcd):
+    d = ipcd("workers = 2;\n").start_ready()
+    conns = [connect(d.sock) for _ in range(200)]
+    try:
+        for i, c in enumerate(conns):
+            c.sendall(b"conn %d;" % i)
+        for i, c in enumerate(conns):
+            want = b"conn %d;" % i
+            assert recv_exact(c, len(want)) == want
+    finally:
+        for c in conns:
+            c.close()
+    # The work is spread: one thread per worker besides the main one.
+    assert len(os.listdir(f"/proc/{d.pid}/task")) == 3
+    assert d.stop() == 0
+
+
+def test_seqpacket_keeps_message_boundaries(ipcd):
+    d = ipcd(kind="seqpacket").start_ready()
+    with connect(d.sock, "seqpacket") as c:
+        messages = [b"a", b"bb" * 1000, b"\0" * 5, os.urandom(60000)]
+        for m in messages:
+            c.send(m)
+        for m in messages:
+            assert c.recv(1 << 17) == m
+    assert d.stop() == 0
+
+
+def test_datagram_echoes_to_each_sender(ipcd, workdir):
+    d = ipcd(kind="dgram").start_ready()
+    clients = []
+    for i in range(3):
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        c.bind(os.path.join(workdir, f"c{i}.sock"))
+        c.settimeout(5)
+        clients.append(c)
+    for i, c in enumerate(clients):
+        c.sendto(b"from %d" % i, d.sock)
+    for i, c in enumerate(clients):
+        data, addr = c.recvfrom(100)
+        assert data == b"from %d" % i
+        assert addr == d.sock
+        c.close()
+    assert d.stop() == 0
+
+
+def test_datagram_from_unbound_sender_is_counted_not_fatal(ipcd, workdir):
+    d = ipcd("log = { stats_interval = 1; };\n", kind="dgram").start_ready()
+    anon = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    anon.sendto(b"nobody to answer", d.sock)
+    anon.close()
+    assert d.exchange(b"still serving") == b"still serving"
+    d.wait_log(r"Stats: .*1 unanswerable", timeout=5)
+    assert d.stop() == 0
+
+
+def test_tcp_listener_from_systemd_is_served(ipcd, workdir):
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    d = ipcd(listen=f"127.0.0.1:{port}")
+    d.start()
+    wait_until(lambda: _tcp_connectable(port), 5, "the TCP listener")
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+        c.sendall(b"over tcp")
+        c.shutdown(socket.SHUT_WR)
+        assert recv_until_eof(c) == b"over tcp"
+    d.wait_log(r"AF_INET stream")
+    assert d.stop() == 0
+
+
+def _tcp_connectable(port):
+    # systemd-socket-activate binds before we can see it; a refused connect means not yet.
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def test_garbage_and_nuls_in_chunks_of_every_size(ipcd):
+    d = ipcd("limits = { buffer_size = 512; max_message_size = 512; };\n").start_ready()
+    with connect(d.sock) as c:
+        for size in (1, 2, 511, 512, 513, 4096, 65537):
+            data = os.urandom(size)
+            c.sendall(data)
+            assert recv_exact(c, size) == data
+    assert d.stop() == 0
+
+
+def test_datagrams_keep_exit_on_idle_away(ipcd, workdir):
+    import time
+    d = ipcd("exit_on_idle = 1;\n", kind="dgram").start_ready()
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    c.bind(os.path.join(workdir, "client.sock"))
+    c.settimeout(2)
+    for _ in range(8):  # 2.4 s of traffic, well past exit_on_idle
+        c.sendto(b"tick", d.sock)
+        assert c.recv(10) == b"tick"
+        time.sleep(0.3)
+    assert d.proc.poll() is None
+    c.close()
+    assert d.wait_exit(timeout=5) == 0  # idle now: it goes
+    assert "exit_on_idle" in d.log()
