@@ -353,7 +353,12 @@ static void raise_nofile(void) {
 }
 
 static void server_done(struct server *s) {
-	bool workers_gone = worker_pool_stop(&s->workers, STOP_GRACE_USEC) >= 0;
+	bool workers_gone;
+
+	/* After a failure the workers were never told to stop: close everything now. */
+	if (!worker_pool_all_exited(&s->workers))
+		worker_pool_drain(&s->workers, 0);
+	workers_gone = worker_pool_stop(&s->workers, STOP_GRACE_USEC) >= 0;
 
 	s->stop_timer = sd_event_source_disable_unref(s->stop_timer);
 	s->idle_timer = sd_event_source_disable_unref(s->idle_timer);

@@ -33,17 +33,31 @@ static bool is_digit(char c) {
 	return c >= '0' && c <= '9';
 }
 
-int parse_uint64(const char *s, uint64_t *ret) {
+/* Reads a run of at least one decimal digit at *p, advancing *p past it. */
+static int parse_digits(const char **p, uint64_t *ret) {
 	uint64_t v = 0;
 
-	if (!s || !is_digit(*s))
+	if (!is_digit(**p))
 		return -EINVAL;
-	for (; is_digit(*s); s++) {
-		unsigned d = (unsigned)(*s - '0');
+	for (; is_digit(**p); (*p)++) {
+		unsigned d = (unsigned)(**p - '0');
 		if (v > (UINT64_MAX - d) / 10)
 			return -ERANGE;
 		v = v * 10 + d;
 	}
+	*ret = v;
+	return 0;
+}
+
+int parse_uint64(const char *s, uint64_t *ret) {
+	uint64_t v;
+	int r;
+
+	if (!s)
+		return -EINVAL;
+	r = parse_digits(&s, &v);
+	if (r < 0)
+		return r;
 	if (*s)
 		return -EINVAL;
 	*ret = v;
@@ -56,17 +70,15 @@ int parse_uint64(const char *s, uint64_t *ret) {
  */
 static int parse_with_units(const char *s, const struct unit *units, size_t n_units,
 			    uint64_t default_factor, bool case_fold, uint64_t *ret) {
-	uint64_t whole = 0, frac = 0, frac_scale = 1, factor = 0;
+	uint64_t whole, frac = 0, frac_scale = 1, factor = 0;
 	const char *p = s;
+	int r;
 
-	if (!s || !is_digit(*p))
+	if (!s)
 		return -EINVAL;
-	for (; is_digit(*p); p++) {
-		unsigned d = (unsigned)(*p - '0');
-		if (whole > (UINT64_MAX - d) / 10)
-			return -ERANGE;
-		whole = whole * 10 + d;
-	}
+	r = parse_digits(&p, &whole);
+	if (r < 0)
+		return r;
 	if (*p == '.') {
 		p++;
 		if (!is_digit(*p))

@@ -100,7 +100,8 @@ static int worker_start_drain(struct worker *w) {
 	if (w->n_conns == 0)
 		return sd_event_exit(w->event, 0);
 	r = sd_event_add_time_relative(w->event, &w->drain_timer, CLOCK_MONOTONIC,
-				       w->drain_timeout_usec, 0, worker_on_drain_timeout, w);
+				       atomic_load(&w->drain_timeout_usec), 0, worker_on_drain_timeout,
+				       w);
 	if (r < 0) {
 		worker_close_all(w, false);
 		return sd_event_exit(w->event, 0);
@@ -273,7 +274,7 @@ void worker_pool_submit(struct worker_pool *p, struct conn *c) {
 void worker_pool_drain(struct worker_pool *p, uint64_t timeout_usec) {
 	for (size_t i = 0; i < p->n; i++) {
 		struct worker *w = p->workers[i];
-		w->drain_timeout_usec = timeout_usec;
+		atomic_store(&w->drain_timeout_usec, timeout_usec);
 		atomic_store(&w->drain_requested, true);
 		(void)!write(w->inbox_fd, &(uint64_t){ 1 }, sizeof(uint64_t));
 	}

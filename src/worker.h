@@ -28,7 +28,7 @@ struct worker {
 	struct ipcd_config *inbox_config; /* a reloaded configuration for datagram sockets */
 	atomic_bool drain_requested;
 	atomic_bool exited;
-	uint64_t drain_timeout_usec; /* set before drain_requested */
+	atomic_uint_fast64_t drain_timeout_usec; /* stored before drain_requested */
 	bool draining;
 	struct conn *conns;
 	size_t n_conns; /* stream and seqpacket connections in conns */

@@ -49,6 +49,14 @@ def connect(path, kind="stream", timeout=5.0):
     return s
 
 
+def dgram_client(workdir, name="client.sock", timeout=5.0):
+    """A datagram socket bound to an address of its own, so the daemon can answer it."""
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    c.bind(os.path.join(workdir, name))
+    c.settimeout(timeout)
+    return c
+
+
 def recv_exact(s, n, timeout=5.0):
     """Reads exactly n bytes, or fails with what arrived."""
     data = bytearray()
@@ -188,9 +196,7 @@ class Ipcd:
         """One round trip on a fresh connection (or datagram): returns the echo."""
         kind = kind or self.kind
         if kind == "dgram":
-            c = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-            c.bind(os.path.join(self.dir, f"client-{time.monotonic_ns()}.sock"))
-            c.settimeout(5)
+            c = dgram_client(self.dir, f"client-{time.monotonic_ns()}.sock")
             c.connect(sockaddr(self.sock))
             c.send(data)
             reply = c.recv(1 << 20)

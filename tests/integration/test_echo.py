@@ -4,8 +4,9 @@
 import os
 import socket
 import threading
+import time
 
-from conftest import connect, recv_exact, recv_until_eof, wait_until
+from conftest import connect, dgram_client, recv_exact, recv_until_eof, wait_until
 
 
 def test_stream_echoes_binary_exactly(ipcd):
@@ -72,12 +73,7 @@ def test_seqpacket_keeps_message_boundaries(ipcd):
 
 def test_datagram_echoes_to_each_sender(ipcd, workdir):
     d = ipcd(kind="dgram").start_ready()
-    clients = []
-    for i in range(3):
-        c = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        c.bind(os.path.join(workdir, f"c{i}.sock"))
-        c.settimeout(5)
-        clients.append(c)
+    clients = [dgram_client(workdir, f"c{i}.sock") for i in range(3)]
     for i, c in enumerate(clients):
         c.sendto(b"from %d" % i, d.sock)
     for i, c in enumerate(clients):
@@ -134,11 +130,8 @@ def test_garbage_and_nuls_in_chunks_of_every_size(ipcd):
 
 
 def test_datagrams_keep_exit_on_idle_away(ipcd, workdir):
-    import time
     d = ipcd("exit_on_idle = 1;\n", kind="dgram").start_ready()
-    c = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    c.bind(os.path.join(workdir, "client.sock"))
-    c.settimeout(2)
+    c = dgram_client(workdir, timeout=2)
     for _ in range(8):  # 2.4 s of traffic, well past exit_on_idle
         c.sendto(b"tick", d.sock)
         assert c.recv(10) == b"tick"

@@ -2,9 +2,12 @@
 """SIGHUP: a good file applies (to new connections) and logs the difference; a bad one is
 refused whole and the old configuration keeps serving."""
 
+import os
 import signal
+import socket
+import time
 
-from conftest import connect, is_closed_by_peer, recv_exact
+from conftest import connect, dgram_client, is_closed_by_peer, recv_exact
 
 
 def reload(d):
@@ -50,7 +53,6 @@ def test_bad_reload_keeps_the_old_configuration(ipcd):
 
 
 def test_reload_of_a_vanished_file_keeps_running(ipcd):
-    import os
     d = ipcd("").start_ready()
     os.unlink(d.conf_path)
     reload(d)
@@ -60,12 +62,8 @@ def test_reload_of_a_vanished_file_keeps_running(ipcd):
 
 
 def test_reload_reaches_datagram_sockets(ipcd, workdir):
-    import os
-    import socket
     d = ipcd("limits = { max_message_size = 100; };\n", kind="dgram").start_ready()
-    c = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    c.bind(os.path.join(workdir, "client.sock"))
-    c.settimeout(1)
+    c = dgram_client(workdir, timeout=1)
     c.sendto(b"x" * 50, d.sock)
     assert c.recv(200) == b"x" * 50
     d.write_conf("limits = { max_message_size = 10; };\n")
@@ -73,7 +71,6 @@ def test_reload_reaches_datagram_sockets(ipcd, workdir):
     d.wait_log(r"Reloaded")
     # The worker picks the new limits up on its own thread: poll until a 50-byte datagram
     # is no longer answered, while a small one still is.
-    import time
     deadline = time.monotonic() + 5
     while True:
         c.sendto(b"y" * 50, d.sock)
