@@ -35,13 +35,20 @@ CPPFLAGS += -D_GNU_SOURCE $(HARDEN_CPP) -DVERSION='"$(VERSION)"' -DSYSCONFDIR='"
 LDFLAGS  += -pie -Wl,-z,relro,-z,now $(SAN_FLAGS)
 LDLIBS   += $(DEPS_LIBS) -lpthread
 
-# Pure modules: no sd-event, no logging; unit tests link them directly.
-PURE_OBJS   = parse.o sockaddr.o conf.o admit.o
-DAEMON_OBJS = ipcd.o log.o listen.o conn.o worker.o stats.o
-UNIT_TESTS  = test-parse test-sockaddr test-conf test-admit
+# Pure modules (no sd-event, no logging) are linked into the unit tests directly.
+SHARED_OBJS = parse.o sockaddr.o
+DAEMON_PURE = conf.o admit.o
+CLIENT_PURE = hist.o pattern.o client-opts.o
+PURE_OBJS   = $(SHARED_OBJS) $(DAEMON_PURE) $(CLIENT_PURE)
+DAEMON_OBJS = ipcd.o log.o listen.o conn.o worker.o stats.o poller.o $(SHARED_OBJS) $(DAEMON_PURE)
+CLIENT_OBJS = ipc-client.o driver.o poller.o monitor.o load.o rate.o suite.o ping.o echo.o single.o \
+	      report.o $(SHARED_OBJS) $(CLIENT_PURE)
+UNIT_TESTS  = test-parse test-sockaddr test-conf test-admit test-hist test-pattern \
+	      test-client-opts
 
 PURE   := $(addprefix $(BUILD)/,$(PURE_OBJS))
 DAEMON := $(addprefix $(BUILD)/,$(DAEMON_OBJS))
+CLIENT := $(addprefix $(BUILD)/,$(CLIENT_OBJS))
 UNITS  := $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
 
 PYTEST ?= pytest-3
@@ -51,10 +58,13 @@ PYTEST ?= pytest-3
 
 .PHONY: all check test unit integration lint-man deps demo install uninstall clean fmt
 
-all: $(BUILD)/ipcd
+all: $(BUILD)/ipcd $(BUILD)/ipc-client
 
-$(BUILD)/ipcd: $(DAEMON) $(PURE)
+$(BUILD)/ipcd: $(DAEMON)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/ipc-client: $(CLIENT)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
 
 $(BUILD)/%.o: src/%.c | $(BUILD)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
@@ -63,7 +73,7 @@ $(BUILD)/tests/%.o: tests/unit/%.c | $(BUILD)/tests
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Isrc -c -o $@ $<
 
 $(BUILD)/tests/test-%: $(BUILD)/tests/test-%.o $(PURE)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
 
 $(BUILD) $(BUILD)/tests:
 	mkdir -p $@

@@ -60,7 +60,8 @@ int conn_new(int fd, enum conn_kind kind, const struct peer *peer, bool admitted
 struct conn *conn_free(struct conn *c) {
 	if (!c)
 		return NULL;
-	sd_event_source_disable_unref(c->io);
+	if (c->events)
+		poller_remove(c->worker->poller, c->fd);
 	safe_close(c->fd);
 	free(c->pending);
 	conf_unref(c->config);
@@ -341,7 +342,7 @@ static void conn_settle(struct conn *c) {
 	want = conn_wanted_events(c);
 	if (want == c->events)
 		return;
-	if (sd_event_source_set_io_events(c->io, want) < 0) {
+	if (poller_modify(c->worker->poller, c->fd, want, &c->entry) < 0) {
 		conn_close(c, CLOSE_ERROR);
 		return;
 	}
@@ -352,32 +353,30 @@ static enum close_reason close_reason_from_errno(int r) {
 	return r == -EMSGSIZE ? CLOSE_MESSAGE_SIZE : r == -ENOMEM ? CLOSE_NO_MEMORY : CLOSE_ERROR;
 }
 
-static int conn_on_io(sd_event_source *s _unused_, int fd _unused_, uint32_t revents,
-		      void *userdata) {
-	struct conn *c = userdata;
+static void conn_on_io(struct poller_entry *e, uint32_t revents) {
+	struct conn *c = container_of(e, struct conn, entry);
 	uint64_t now = conn_now(c);
 	int r;
 
 	if (c->kind == CONN_DGRAM) {
 		dgram_read(c, now);
-		return 0;
+		return;
 	}
 	if (c->pending && (revents & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
 		r = conn_flush(c, now);
 		if (r < 0) {
 			conn_close(c, CLOSE_ERROR);
-			return 0; /* ignore errors, continue serving */
+			return; /* ignore errors, continue serving */
 		}
 	}
 	if ((c->events & EPOLLIN) && (revents & (EPOLLIN | EPOLLERR | EPOLLHUP))) {
 		r = c->kind == CONN_STREAM ? stream_read(c, now) : seqpacket_read(c, now);
 		if (r < 0) {
 			conn_close(c, close_reason_from_errno(r));
-			return 0;
+			return;
 		}
 	}
 	conn_settle(c);
-	return 0;
 }
 
 void conn_attach(struct conn *c, struct worker *w) {
@@ -395,7 +394,8 @@ void conn_attach(struct conn *c, struct worker *w) {
 		/* Without credentials access lists deny every datagram, as they must. */
 		log_warning_errno(negative_errno(),
 				  "Failed to enable credentials on datagram socket, ignoring: %m");
-	r = sd_event_add_io(w->event, &c->io, c->fd, EPOLLIN, conn_on_io, c);
+	c->entry.fn = conn_on_io;
+	r = poller_add(w->poller, c->fd, EPOLLIN, &c->entry);
 	if (r < 0) {
 		if (log_ratelimit_ok(LOG_EVENT_DISCONNECT))
 			log_warning_errno(r, "Failed to watch connection %llu, closing: %m",
@@ -419,10 +419,13 @@ void conn_set_config(struct conn *c, struct ipcd_config *config) {
 void conn_check_timeouts(struct conn *c, uint64_t now_usec) {
 	const struct ipcd_config *k = c->config;
 
+	/* Times stamped later than now_usec are not in the past: never let them wrap around. */
 	if (c->kind == CONN_DGRAM)
 		return;
-	if (k->max_connection_time_usec && now_usec - c->start_usec >= k->max_connection_time_usec)
+	if (k->max_connection_time_usec && now_usec > c->start_usec &&
+	    now_usec - c->start_usec >= k->max_connection_time_usec)
 		conn_close(c, CLOSE_TIME);
-	else if (k->idle_timeout_usec && now_usec - c->last_usec >= k->idle_timeout_usec)
+	else if (k->idle_timeout_usec && now_usec > c->last_usec &&
+		 now_usec - c->last_usec >= k->idle_timeout_usec)
 		conn_close(c, CLOSE_IDLE);
 }

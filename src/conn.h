@@ -6,6 +6,7 @@
 
 #include "admit.h"
 #include "conf.h"
+#include "poller.h"
 #include "stats.h"
 
 struct worker;
@@ -26,10 +27,10 @@ struct conn {
 	struct worker *worker;
 	struct conn *prev, *next; /* the worker's list; next also links the worker's inbox */
 	struct ipcd_config *config; /* the limits this connection was admitted under (a ref) */
-	struct sd_event_source *io;
+	struct poller_entry entry; /* in the worker's poller once attached */
 	int fd;
 	enum conn_kind kind;
-	uint32_t events; /* what io currently waits for */
+	uint32_t events; /* what the poller waits for; 0 while not registered */
 	bool admitted;	 /* holds a slot in admit; released on close */
 	bool read_eof;
 	struct peer peer; /* peer.groups is NULL after admission */

@@ -73,15 +73,20 @@ static void worker_close_all(struct worker *w, bool datagrams_only) {
 	}
 }
 
-static int worker_on_sweep(sd_event_source *s, uint64_t now, void *userdata) {
+static int worker_on_sweep(sd_event_source *s, uint64_t usec, void *userdata) {
 	struct worker *w = userdata;
 	struct conn *c = w->conns, *next;
+	uint64_t now;
 
+	/* usec is when the timer was due, which can be before connections last saw traffic in
+	 * this same iteration: compare against the loop's own "now", the clock they used. */
+	if (sd_event_now(w->event, CLOCK_MONOTONIC, &now) < 0)
+		now = usec;
 	for (; c; c = next) {
 		next = c->next;
 		conn_check_timeouts(c, now);
 	}
-	return sd_event_source_set_time(s, now + SWEEP_INTERVAL_USEC);
+	return sd_event_source_set_time(s, usec + SWEEP_INTERVAL_USEC);
 }
 
 static int worker_on_drain_timeout(sd_event_source *s _unused_, uint64_t now _unused_,
@@ -177,6 +182,7 @@ static struct worker *worker_free(struct worker *w) {
 	sd_event_source_disable_unref(w->sweep_timer);
 	sd_event_source_disable_unref(w->drain_timer);
 	sd_event_source_disable_unref(w->inbox_source);
+	poller_free(w->poller);
 	sd_event_unref(w->event);
 	safe_close(w->inbox_fd);
 	pthread_mutex_destroy(&w->inbox_lock);
@@ -199,6 +205,9 @@ static int worker_new(unsigned index, struct admit *admit, int server_fd, struct
 	pthread_mutex_init(&w->inbox_lock, NULL);
 
 	r = sd_event_new(&w->event);
+	if (r < 0)
+		goto fail;
+	r = poller_new(w->event, &w->poller);
 	if (r < 0)
 		goto fail;
 	w->inbox_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -7,6 +7,7 @@
 #include <systemd/sd-event.h>
 
 #include "admit.h"
+#include "poller.h"
 #include "stats.h"
 
 struct conn;
@@ -21,6 +22,7 @@ struct worker {
 	pthread_t thread;
 	bool thread_started;
 	sd_event *event;
+	struct poller *poller; /* every connection's fd */
 	int inbox_fd;
 	sd_event_source *inbox_source;
 	pthread_mutex_t inbox_lock;

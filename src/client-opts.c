@@ -1,0 +1,477 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ipc-client's command line: argv → struct client_opts, and every check that can be made
+ * before opening anything. A problem is one line in the caller's buffer; nothing here prints
+ * except --help and --version, and nothing exits.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "client-opts.h"
+#include "macro.h"
+#include "parse.h"
+#include "sockaddr.h"
+
+#ifndef RUNSTATEDIR
+#error "RUNSTATEDIR must come from the build"
+#endif
+
+#define CONNECTIONS_MAX 1000000
+#define CHUNK_MAX (64u << 20)
+#define IN_FLIGHT_MAX (UINT64_C(1) << 30)
+#define THREADS_MAX 1024
+#define RATE_MAX 100000000
+#define COUNT_MAX 1000000000
+
+#define BIT(c) (1u << (c))
+#define ALL_COMMANDS (BIT(CMD_LOAD) | BIT(CMD_PING) | BIT(CMD_RATE) | BIT(CMD_SUITE) | BIT(CMD_ECHO))
+#define RUNS (BIT(CMD_LOAD) | BIT(CMD_RATE) | BIT(CMD_SUITE))
+
+static const char *const command_names[_CMD_MAX] = {
+	[CMD_LOAD] = "load", [CMD_PING] = "ping", [CMD_RATE] = "rate",
+	[CMD_SUITE] = "suite", [CMD_ECHO] = "echo",
+};
+
+const char *client_command_to_string(enum client_command c) {
+	return c < _CMD_MAX ? command_names[c] : NULL;
+}
+
+const char *client_type_to_string(int type) {
+	return type == SOCK_STREAM ? "stream" : type == SOCK_SEQPACKET ? "seqpacket" : "dgram";
+}
+
+enum {
+	OPT_TOTAL = 0x100,
+	OPT_DEPTH,
+	OPT_TYPE,
+	OPT_VERIFY,
+	OPT_NO_VERIFY,
+	OPT_WARMUP,
+	OPT_JSON,
+	OPT_CSV,
+	OPT_PROGRESS,
+	OPT_CONNECT_TIMEOUT,
+	OPT_IO_TIMEOUT,
+	OPT_VERSION,
+};
+
+/* Which commands take each option. */
+static const struct {
+	int opt;
+	const char *name;
+	unsigned commands;
+} option_commands[] = {
+	{ 'c', "-c", BIT(CMD_LOAD) | BIT(CMD_RATE) },
+	{ 'b', "-b", BIT(CMD_LOAD) | BIT(CMD_RATE) | BIT(CMD_PING) },
+	{ 'n', "-n", BIT(CMD_LOAD) | BIT(CMD_PING) },
+	{ OPT_TOTAL, "--total", BIT(CMD_LOAD) },
+	{ 't', "-t", BIT(CMD_LOAD) | BIT(CMD_RATE) },
+	{ OPT_DEPTH, "--depth", BIT(CMD_LOAD) },
+	{ 'r', "-r", BIT(CMD_RATE) },
+	{ 'j', "-j", RUNS },
+	{ 'i', "-i", ALL_COMMANDS & ~BIT(CMD_ECHO) },
+	{ OPT_WARMUP, "--warmup", BIT(CMD_LOAD) | BIT(CMD_RATE) },
+	{ OPT_JSON, "--json", ALL_COMMANDS & ~BIT(CMD_ECHO) },
+	{ OPT_CSV, "--csv", ALL_COMMANDS & ~BIT(CMD_ECHO) },
+	{ OPT_PROGRESS, "--progress", RUNS },
+	{ OPT_VERIFY, "--verify", ALL_COMMANDS & ~BIT(CMD_ECHO) },
+	{ OPT_NO_VERIFY, "--no-verify", ALL_COMMANDS & ~BIT(CMD_ECHO) },
+};
+
+static void help(void) {
+	printf("Usage: ipc-client COMMAND [OPTIONS]\n"
+	       "\n"
+	       "Pushes measured, verified traffic through an echo server.\n"
+	       "\n"
+	       "Commands:\n"
+	       "  load            closed loop: each connection sends a chunk, reads its echo, repeats\n"
+	       "  ping            one connection, one round trip at a time, like ping(8)\n"
+	       "  rate            open loop at a fixed rate; latency counted from the scheduled send\n"
+	       "  suite qt        the Qt local-socket benchmark matrix, as one table\n"
+	       "  echo            stdin to the server, its echo to stdout\n"
+	       "\n"
+	       "Options:\n"
+	       "  -s, --socket PATH|@NAME  server socket (default: $IPCD_SOCKET, else %s/ipcd/ipcd.sock)\n"
+	       "      --type TYPE          stream, seqpacket or dgram (default: stream)\n"
+	       "  -c, --connections N      connections (load, rate; default 1)\n"
+	       "  -b, --chunk SIZE         bytes per message (load 4K, rate 64, ping 64)\n"
+	       "  -n, --bytes SIZE         load: bytes per connection; ping: COUNT round trips (10)\n"
+	       "      --total SIZE         load: bytes over all connections\n"
+	       "  -t, --time TIME          load, rate: run this long (default 5s)\n"
+	       "      --depth K            load: chunks in flight per connection (default 1)\n"
+	       "  -r, --rate N             rate: messages per second over all connections (1000)\n"
+	       "  -j, --threads N          threads (default: one per CPU, at most one per connection)\n"
+	       "  -i, --interval TIME      ping: time between round trips (1s); others: a line per TIME\n"
+	       "      --warmup TIME        load, rate: leave the first TIME out of the figures\n"
+	       "      --verify, --no-verify  check every echoed byte (default: on)\n"
+	       "      --json, --csv        machine-readable result on stdout\n"
+	       "      --progress WHEN      auto, always or never (auto: on a terminal)\n"
+	       "      --connect-timeout TIME  per connection (default 5s)\n"
+	       "      --io-timeout TIME    per exchange (default 10s)\n"
+	       "  -q, --quiet              only the summary\n"
+	       "      --version            print the version and exit\n"
+	       "  -h, --help               print this help and exit\n"
+	       "\n"
+	       "SIZE takes K, M, G (powers of 1024) or KiB, MiB, GiB; TIME takes us, ms, s, min, h\n"
+	       "(a bare number is seconds). Exit status: 0 all traffic echoed and verified, 1 the run\n"
+	       "had errors, 2 usage error, 3 could not connect at all. See ipc-client(1).\n",
+	       RUNSTATEDIR);
+}
+
+_printf_(3, 4) static int fail(char *err, size_t len, const char *fmt, ...) {
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+enum number_kind {
+	NUM_COUNT,
+	NUM_SIZE,
+	NUM_TIME,
+};
+
+/* One option value: parsed, range-checked, or one line saying why not. */
+static int parse_number(const char *opt, const char *value, enum number_kind kind, uint64_t min,
+			uint64_t max, uint64_t *ret, char *err, size_t len) {
+	char lo[32], hi[32];
+	uint64_t v;
+	int r;
+
+	r = kind == NUM_COUNT  ? parse_uint64(value, &v)
+	    : kind == NUM_SIZE ? parse_size(value, &v)
+			       : parse_duration(value, USEC_PER_SEC, &v);
+	if (kind == NUM_TIME) {
+		format_duration(lo, sizeof(lo), min);
+		format_duration(hi, sizeof(hi), max);
+	} else {
+		snprintf(lo, sizeof(lo), "%" PRIu64, min);
+		snprintf(hi, sizeof(hi), "%" PRIu64, max);
+	}
+	if (r == -EINVAL)
+		return fail(err, len, "%s '%s': not %s (allowed: %s to %s%s)", opt, value,
+			    kind == NUM_COUNT  ? "a whole number"
+			    : kind == NUM_SIZE ? "a size"
+					       : "a duration",
+			    lo, hi,
+			    kind == NUM_SIZE   ? ", with K, M, G, KiB, MiB or GiB"
+			    : kind == NUM_TIME ? ", with us, ms, s, min or h"
+					       : "");
+	if (r < 0 || v < min || v > max)
+		return fail(err, len, "%s '%s': out of range (allowed: %s to %s)", opt, value, lo, hi);
+	*ret = v;
+	return 0;
+}
+
+static unsigned cpu_count(void) {
+	cpu_set_t set;
+	long n;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+		return (unsigned)CPU_COUNT(&set);
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned)n : 1;
+}
+
+/* The largest message an AF_UNIX seqpacket or datagram socket can send here: the kernel
+ * refuses anything over the send buffer less a small overhead with EMSGSIZE. */
+static uint64_t max_message(int type) {
+	_cleanup_close_ int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+	int sndbuf = 0;
+	socklen_t len = sizeof(sndbuf);
+
+	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &len) < 0 || sndbuf <= 32)
+		return CHUNK_MAX; /* cannot tell: let the kernel say it at run time */
+	return (uint64_t)sndbuf - 32;
+}
+
+/* net.unix.max_dgram_qlen: datagrams a unix socket queues before its sender must wait. */
+static uint64_t max_dgram_queue(void) {
+	_cleanup_fclose_ FILE *f = fopen("/proc/sys/net/unix/max_dgram_qlen", "re");
+	unsigned long long n;
+
+	if (!f || fscanf(f, "%llu", &n) != 1 || n == 0)
+		return UINT64_MAX;
+	return n;
+}
+
+#define OPT_CODES 0x120
+
+struct given {
+	const char *value[OPT_CODES];
+	bool set[OPT_CODES];
+};
+
+static bool allowed_for(int opt, enum client_command cmd, const char **ret_name) {
+	for (size_t i = 0; i < ARRAY_SIZE(option_commands); i++)
+		if (option_commands[i].opt == opt) {
+			*ret_name = option_commands[i].name;
+			return option_commands[i].commands & BIT(cmd);
+		}
+	return true;
+}
+
+static int parse_command(const char *s, enum client_command *ret, char *err, size_t len) {
+	for (int c = 0; c < _CMD_MAX; c++)
+		if (strcmp(s, command_names[c]) == 0) {
+			*ret = (enum client_command)c;
+			return 0;
+		}
+	return fail(err, len, "unknown command '%s' (load, ping, rate, suite or echo)", s);
+}
+
+static void set_defaults(struct client_opts *o) {
+	const char *env = getenv("IPCD_SOCKET");
+
+	*o = (struct client_opts){
+		.command = o->command,
+		.socket = env && *env ? env : RUNSTATEDIR "/ipcd/ipcd.sock",
+		.type = SOCK_STREAM,
+		.verify = true,
+		.progress = PROGRESS_AUTO,
+		.connect_timeout_usec = 5 * USEC_PER_SEC,
+		.io_timeout_usec = 10 * USEC_PER_SEC,
+		.connections = 1,
+		.chunk = o->command == CMD_LOAD ? 4096 : 64,
+		.limit = LIMIT_DURATION,
+		.duration_usec = 5 * USEC_PER_SEC,
+		.depth = 1,
+		.rate = 1000,
+		.count = 10,
+		.ping_interval_usec = USEC_PER_SEC,
+	};
+}
+
+/* Collects raw values; what they mean depends on the command, so they are read afterwards. */
+static int collect(int argc, char **argv, struct given *g, struct client_opts *o, char *err,
+		   size_t len) {
+	static const struct option options[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "type", required_argument, NULL, OPT_TYPE },
+		{ "connections", required_argument, NULL, 'c' },
+		{ "chunk", required_argument, NULL, 'b' },
+		{ "bytes", required_argument, NULL, 'n' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "total", required_argument, NULL, OPT_TOTAL },
+		{ "time", required_argument, NULL, 't' },
+		{ "depth", required_argument, NULL, OPT_DEPTH },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "threads", required_argument, NULL, 'j' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "warmup", required_argument, NULL, OPT_WARMUP },
+		{ "verify", no_argument, NULL, OPT_VERIFY },
+		{ "no-verify", no_argument, NULL, OPT_NO_VERIFY },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "csv", no_argument, NULL, OPT_CSV },
+		{ "progress", required_argument, NULL, OPT_PROGRESS },
+		{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
+		{ "io-timeout", required_argument, NULL, OPT_IO_TIMEOUT },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	int c;
+
+	optind = 0; /* a fresh scan, also when called twice in one process (tests) */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:s:c:b:n:t:r:j:i:qh", options, NULL)) >= 0)
+		switch (c) {
+		case 'h':
+			help();
+			return 1;
+		case OPT_VERSION:
+			printf("ipc-client %s\n", VERSION);
+			return 1;
+		case ':':
+			return fail(err, len, "option '%s' needs an argument", argv[optind - 1]);
+		case '?':
+			return fail(err, len, "unknown option '%s'", argv[optind - 1]);
+		default:
+			g->set[c] = true;
+			g->value[c] = optarg;
+		}
+	if (optind < argc) {
+		if (o->command != CMD_SUITE || o->suite)
+			return fail(err, len, "unexpected argument '%s'", argv[optind]);
+		o->suite = argv[optind++];
+		if (optind < argc)
+			return fail(err, len, "unexpected argument '%s'", argv[optind]);
+	}
+	return 0;
+}
+
+/* Combinations that cannot work, found before anything is opened. */
+static int check_combinations(struct client_opts *o, const struct given *g, char *err,
+			      size_t len) {
+	char a[FORMAT_SIZE_MAX], b[FORMAT_SIZE_MAX];
+	int limits = g->set['n'] + g->set[OPT_TOTAL] + g->set['t'];
+
+	if (o->command == CMD_SUITE) {
+		if (!o->suite)
+			return fail(err, len, "missing suite name (allowed: qt)");
+		if (strcmp(o->suite, "qt") != 0)
+			return fail(err, len, "unknown suite '%s' (allowed: qt)", o->suite);
+	}
+	if (o->command == CMD_LOAD) {
+		if (limits > 1)
+			return fail(err, len, "-n, --total and -t are mutually exclusive");
+		if (g->set['n']) {
+			o->limit = LIMIT_BYTES_PER_CONN;
+			if (o->bytes_per_conn < o->chunk)
+				return fail(err, len, "-n %s is less than one chunk (-b %s)",
+					    g->value['n'], format_size(a, sizeof(a), o->chunk));
+		} else if (g->set[OPT_TOTAL]) {
+			o->limit = LIMIT_TOTAL_BYTES;
+			if (o->total_bytes / o->connections < o->chunk)
+				return fail(err, len,
+					    "--total %s is less than one chunk (-b %s) for each of "
+					    "the %" PRIu64 " connections",
+					    g->value[OPT_TOTAL], format_size(a, sizeof(a), o->chunk),
+					    o->connections);
+		}
+		if (o->depth * o->chunk > IN_FLIGHT_MAX)
+			return fail(err, len,
+				    "--depth %" PRIu64 " of -b %s is %s in flight per connection "
+				    "(allowed: at most %s)",
+				    o->depth, format_size(a, sizeof(a), o->chunk),
+				    format_size(b, sizeof(b), o->depth * o->chunk),
+				    format_size((char[FORMAT_SIZE_MAX]){ 0 }, FORMAT_SIZE_MAX,
+						IN_FLIGHT_MAX));
+	}
+	if (o->limit == LIMIT_DURATION && g->set[OPT_WARMUP] && o->warmup_usec >= o->duration_usec)
+		return fail(err, len, "--warmup %s must be shorter than the run (-t %s)",
+			    g->value[OPT_WARMUP], g->set['t'] ? g->value['t'] : "5s");
+	if (o->type != SOCK_STREAM && o->command != CMD_ECHO && o->chunk > max_message(o->type))
+		return fail(err, len,
+			    "-b %s is larger than a %s message can be here (at most %" PRIu64
+			    " bytes, the socket send buffer)",
+			    format_size(a, sizeof(a), o->chunk), client_type_to_string(o->type),
+			    max_message(o->type));
+	if (o->type == SOCK_DGRAM && o->depth > max_dgram_queue())
+		return fail(err, len,
+			    "--depth %" PRIu64 " exceeds net.unix.max_dgram_qlen (%" PRIu64
+			    "): the server's echoes could not be queued and would be lost",
+			    o->depth, max_dgram_queue());
+	if (o->command == CMD_RATE && o->rate < o->connections)
+		return fail(err, len,
+			    "-r %" PRIu64 " is less than one message per second for each of the "
+			    "%" PRIu64 " connections",
+			    o->rate, o->connections);
+	/* More threads than connections would only idle. */
+	if (o->command == CMD_LOAD || o->command == CMD_RATE)
+		o->threads = (unsigned)MIN((uint64_t)o->threads, o->connections);
+	return 0;
+}
+
+#define NUMBER(code, opt, kind, min, max, field)                                                   \
+	do {                                                                                       \
+		if (g.set[code] &&                                                                 \
+		    (r = parse_number(opt, g.value[code], kind, min, max, &o.field, err, len)) < 0) \
+			return r;                                                                  \
+	} while (0)
+
+int client_opts_parse(int argc, char **argv, struct client_opts *ret, char *err, size_t len) {
+	struct client_opts o = { .command = CMD_LOAD };
+	struct given g = { .set = { false } };
+	struct unix_address a;
+	const char *name;
+	int r;
+
+	if (argc < 2)
+		return fail(err, len, "missing command (load, ping, rate, suite or echo)");
+	if (argv[1][0] == '-') {
+		/* Only --help and --version stand without a command. */
+		r = collect(argc, argv, &g, &o, err, len);
+		return r != 0 ? r : fail(err, len, "missing command (load, ping, rate, suite or echo)");
+	}
+	r = parse_command(argv[1], &o.command, err, len);
+	if (r < 0)
+		return r;
+	set_defaults(&o);
+	r = collect(argc - 1, argv + 1, &g, &o, err, len);
+	if (r != 0)
+		return r;
+	for (int c = 0; c < OPT_CODES; c++)
+		if (g.set[c] && !allowed_for(c, o.command, &name))
+			return fail(err, len, "%s is not an option of '%s'", name,
+				    command_names[o.command]);
+
+	if (g.set['s'])
+		o.socket = g.value['s'];
+	r = unix_address_parse(o.socket, &a);
+	if (r < 0)
+		return fail(err, len, "-s '%s': %s", o.socket,
+			    r == -ENAMETOOLONG ? "too long for a unix socket address" : "empty");
+	if (g.set[OPT_TYPE]) {
+		const char *t = g.value[OPT_TYPE];
+		o.type = strcmp(t, "stream") == 0      ? SOCK_STREAM
+			 : strcmp(t, "seqpacket") == 0 ? SOCK_SEQPACKET
+			 : strcmp(t, "dgram") == 0     ? SOCK_DGRAM
+						       : -1;
+		if (o.type < 0)
+			return fail(err, len, "--type '%s': not a socket type (allowed: stream, "
+					      "seqpacket, dgram)", t);
+	}
+	if (g.set[OPT_PROGRESS]) {
+		const char *p = g.value[OPT_PROGRESS];
+		if (strcmp(p, "auto") == 0)
+			o.progress = PROGRESS_AUTO;
+		else if (strcmp(p, "always") == 0)
+			o.progress = PROGRESS_ALWAYS;
+		else if (strcmp(p, "never") == 0)
+			o.progress = PROGRESS_NEVER;
+		else
+			return fail(err, len, "--progress '%s': not a choice (allowed: auto, always, "
+					      "never)", p);
+	}
+	o.json = g.set[OPT_JSON];
+	o.csv = g.set[OPT_CSV];
+	o.quiet = g.set['q'];
+	if (o.json && o.csv)
+		return fail(err, len, "--json and --csv are mutually exclusive");
+	if (g.set[OPT_VERIFY] && g.set[OPT_NO_VERIFY])
+		return fail(err, len, "--verify and --no-verify are mutually exclusive");
+	o.verify = !g.set[OPT_NO_VERIFY];
+
+	NUMBER('c', "-c", NUM_COUNT, 1, CONNECTIONS_MAX, connections);
+	NUMBER('b', "-b", NUM_SIZE, 1, CHUNK_MAX, chunk);
+	NUMBER(OPT_DEPTH, "--depth", NUM_COUNT, 1, 1024, depth);
+	NUMBER('r', "-r", NUM_COUNT, 1, RATE_MAX, rate);
+	NUMBER(OPT_CONNECT_TIMEOUT, "--connect-timeout", NUM_TIME, USEC_PER_MSEC,
+	       3600 * USEC_PER_SEC, connect_timeout_usec);
+	NUMBER(OPT_IO_TIMEOUT, "--io-timeout", NUM_TIME, USEC_PER_MSEC, 3600 * USEC_PER_SEC,
+	       io_timeout_usec);
+	NUMBER(OPT_WARMUP, "--warmup", NUM_TIME, 0, 3600 * USEC_PER_SEC, warmup_usec);
+	NUMBER('t', "-t", NUM_TIME, USEC_PER_MSEC, 24 * 3600 * USEC_PER_SEC, duration_usec);
+	if (o.command == CMD_PING) {
+		NUMBER('n', "-n", NUM_COUNT, 1, COUNT_MAX, count);
+		NUMBER('i', "-i", NUM_TIME, 0, 3600 * USEC_PER_SEC, ping_interval_usec);
+	} else {
+		NUMBER('n', "-n", NUM_SIZE, 1, UINT64_C(1) << 50, bytes_per_conn);
+		NUMBER('i', "-i", NUM_TIME, 10 * USEC_PER_MSEC, 3600 * USEC_PER_SEC,
+		       report_interval_usec);
+	}
+	NUMBER(OPT_TOTAL, "--total", NUM_SIZE, 1, UINT64_C(1) << 56, total_bytes);
+	{
+		uint64_t threads = 0;
+		if (g.set['j'] && (r = parse_number("-j", g.value['j'], NUM_COUNT, 1, THREADS_MAX,
+						    &threads, err, len)) < 0)
+			return r;
+		o.threads = threads ? (unsigned)threads : cpu_count();
+	}
+	r = check_combinations(&o, &g, err, len);
+	if (r < 0)
+		return r;
+	*ret = o;
+	return 0;
+}

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hist.h"
+#include "sockaddr.h"
+
+/*
+ * The shared connection driver under load, rate and suite: connections spread over threads,
+ * each thread its own event loop. All connections are opened first (connect phase), then
+ * traffic starts on every thread at once (the measured run).
+ */
+
+enum drive_mode {
+	DRIVE_CLOSED, /* each connection keeps `depth` chunks in flight */
+	DRIVE_OPEN,   /* messages leave on a fixed schedule, whatever the server does */
+};
+
+struct drive_params {
+	enum drive_mode mode;
+	struct unix_address address;
+	int type; /* SOCK_STREAM, SOCK_SEQPACKET, SOCK_DGRAM */
+	uint64_t connections;
+	unsigned threads;
+	uint64_t chunk;
+	uint64_t depth;		 /* closed loop */
+	uint64_t rate;		 /* open loop: messages per second over all connections */
+	uint64_t bytes_per_conn; /* 0: until the time is up */
+	uint64_t extra_bytes;	 /* the first extra_bytes connections send one byte more
+				    (so a --total that does not divide evenly is met exactly) */
+	uint64_t duration_usec;	 /* 0: until the bytes are done */
+	uint64_t warmup_usec;
+	bool verify;
+	uint64_t connect_timeout_usec;
+	uint64_t io_timeout_usec;
+};
+
+/* Error counts, each a number of connections. */
+struct drive_errors {
+	uint64_t refused;	  /* connect refused, or closed by the server before any echo */
+	uint64_t connect_failed;  /* connect failed otherwise (no such socket, …) */
+	uint64_t connect_timeout; /* the backlog stayed full past --connect-timeout */
+	uint64_t reset;		  /* reset or broken pipe after some echo */
+	uint64_t eof_early;	  /* the server closed with echoes outstanding */
+	uint64_t timed_out;	  /* no progress for --io-timeout */
+	uint64_t verify_failures; /* an echoed byte differed */
+	uint64_t short_connections; /* connected, but ended before their share was done */
+};
+
+#define DRIVE_MISMATCHES_MAX 16
+
+struct drive_mismatch {
+	uint64_t connection;
+	uint64_t offset;
+};
+
+struct drive_result {
+	uint64_t connected;
+	uint64_t connect_usec; /* to open them all */
+	uint64_t elapsed_usec; /* the measured run, after any warmup */
+	uint64_t round_trips;  /* measured */
+	uint64_t bytes_sent, bytes_received; /* measured */
+	uint64_t total_round_trips, total_bytes_received; /* including warmup */
+	bool interrupted;
+	struct drive_errors errors;
+	struct drive_mismatch mismatches[DRIVE_MISMATCHES_MAX]; /* the first few */
+	uint64_t n_mismatches;
+	struct hist hist; /* measured latencies */
+};
+
+/* Live figures for progress and periodic lines; read while the run goes on. */
+struct drive_progress {
+	atomic_uint_fast64_t round_trips;
+	atomic_uint_fast64_t bytes_received;
+	atomic_uint_fast64_t errors;
+	atomic_bool running; /* the connect phase is over */
+	uint64_t start_usec; /* CLOCK_MONOTONIC of the start, valid once running */
+};
+
+struct drive;
+
+/* Creates threads and starts the connect phase. */
+int drive_start(const struct drive_params *p, struct drive **ret);
+
+/* Sums over threads so far; start_usec and running say whether the traffic has begun. */
+void drive_progress(struct drive *d, struct drive_progress *pr);
+
+/* Asks every thread to stop sending and finish what is in flight (SIGINT). */
+void drive_interrupt(struct drive *d);
+
+/* An fd that becomes readable each time a thread finishes; drive_done() says if all have. */
+int drive_done_fd(struct drive *d);
+bool drive_done(struct drive *d);
+
+/* Joins the threads and merges their results; frees d. */
+int drive_finish(struct drive *d, struct drive_result *ret);

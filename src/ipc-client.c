@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ipc-client: the measured load tool. main() parses, checks the fd budget, dispatches to one
+ * workload and turns its outcome into the exit status: 0 all traffic echoed and verified,
+ * 1 the run had errors, 2 usage error, 3 could not connect at all.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "client-opts.h"
+#include "macro.h"
+#include "load.h"
+#include "monitor.h"
+#include "ping.h"
+#include "report.h"
+
+#define FDS_SPARE 64 /* stdio, eventfds, epoll, timers: beyond one per connection */
+#define SUITE_CONNECTIONS_MAX 10000
+
+/* Raises the soft fd limit as far as needed (up to the hard one); refuses before anything is
+ * opened if that is not enough. */
+static int ensure_fds(uint64_t connections, char *err, size_t len) {
+	uint64_t need = connections + FDS_SPARE;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return negative_errno();
+	if (rl.rlim_cur >= need)
+		return 0;
+	if (rl.rlim_max >= need || rl.rlim_max == RLIM_INFINITY) {
+		rl.rlim_cur = need;
+		return setrlimit(RLIMIT_NOFILE, &rl) < 0 ? negative_errno() : 0;
+	}
+	snprintf(err, len,
+		 "%" PRIu64 " connections need %" PRIu64 " open files, but the limit is %llu "
+		 "(hard limit %llu): raise it with 'ulimit -n %" PRIu64 "' (as root) or "
+		 "LimitNOFILE=, or use fewer connections",
+		 connections, need, (unsigned long long)rl.rlim_cur,
+		 (unsigned long long)rl.rlim_max, need);
+	return -EMFILE;
+}
+
+static int run_workload(const struct client_opts *o) {
+	struct drive_params p;
+	struct drive_result *result = malloc(sizeof(*result));
+	int r, status;
+
+	if (!result)
+		return -ENOMEM;
+	r = o->command == CMD_LOAD ? load_run(o, &p, result) : rate_run(o, &p, result);
+	if (r < 0) {
+		free(result);
+		return r;
+	}
+	report_run(stdout, o, &p, result);
+	status = report_exit_status(result);
+	free(result);
+	return status;
+}
+
+int main(int argc, char **argv) {
+	struct client_opts o;
+	char err[CLIENT_ERROR_MAX];
+	int r;
+
+	r = client_opts_parse(argc, argv, &o, err, sizeof(err));
+	if (r > 0)
+		return EXIT_SUCCESS;
+	if (r == 0 && (o.command == CMD_LOAD || o.command == CMD_RATE || o.command == CMD_SUITE))
+		r = ensure_fds(o.command == CMD_SUITE ? SUITE_CONNECTIONS_MAX : o.connections, err,
+			       sizeof(err));
+	if (r == -EINVAL || r == -EMFILE) {
+		fprintf(stderr, "ipc-client: %s\nTry 'ipc-client --help'.\n", err);
+		return 2;
+	}
+	if (r < 0 || (r = monitor_block_signals()) < 0) {
+		fprintf(stderr, "ipc-client: %s\n", strerror(-r));
+		return EXIT_FAILURE;
+	}
+	switch (o.command) {
+	case CMD_PING:
+		r = ping_run(&o);
+		break;
+	case CMD_ECHO:
+		r = echo_run(&o);
+		break;
+	case CMD_SUITE:
+		r = suite_run(&o);
+		break;
+	default:
+		r = run_workload(&o);
+		break;
+	}
+	if (r < 0) {
+		fprintf(stderr, "ipc-client: %s\n", strerror(-r));
+		return EXIT_FAILURE;
+	}
+	return r;
+}

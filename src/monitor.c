@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: MIT */
+/* The main thread during a run: signals, progress bar, periodic lines, the end. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <systemd/sd-event.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "monitor.h"
+#include "report.h"
+#include "sockaddr.h"
+
+#define PROGRESS_USEC (200 * USEC_PER_MSEC)
+#define MIB (1024.0 * 1024.0)
+
+struct monitor {
+	const struct client_opts *o;
+	const struct drive_params *p;
+	struct drive *d;
+	sd_event *event;
+	uint64_t total_bytes;
+	bool progress;
+	uint64_t last_usec, last_rt, last_bytes; /* for periodic lines */
+};
+
+static uint64_t now_usec(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
+}
+
+int monitor_block_signals(void) {
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return negative_errno();
+	signal(SIGPIPE, SIG_IGN); /* a vanished server is a counted error, not our end */
+	return 0;
+}
+
+static int on_signal(sd_event_source *s _unused_, const struct signalfd_siginfo *si _unused_,
+		     void *userdata) {
+	struct monitor *m = userdata;
+	drive_interrupt(m->d);
+	return 0;
+}
+
+static int on_done(sd_event_source *s _unused_, int fd, uint32_t revents _unused_, void *userdata) {
+	struct monitor *m = userdata;
+	uint64_t v;
+
+	(void)!read(fd, &v, sizeof(v)); /* a wake-up only */
+	return drive_done(m->d) ? sd_event_exit(m->event, 0) : 0;
+}
+
+static int on_progress(sd_event_source *s, uint64_t usec, void *userdata) {
+	struct monitor *m = userdata;
+	struct drive_progress pr = { .running = false };
+	double elapsed, fraction;
+
+	drive_progress(m->d, &pr);
+	if (atomic_load(&pr.running)) {
+		uint64_t now = now_usec();
+		elapsed = (double)(now - pr.start_usec) / 1e6;
+		fraction = m->p->duration_usec
+				   ? (double)(now - pr.start_usec) / (double)m->p->duration_usec
+				   : (double)atomic_load(&pr.bytes_received) / (double)MAX(m->total_bytes, 1);
+		report_progress(stderr, fraction, elapsed,
+				elapsed > 0 ? (double)atomic_load(&pr.round_trips) / elapsed : 0,
+				atomic_load(&pr.errors));
+	}
+	return sd_event_source_set_time(s, usec + PROGRESS_USEC);
+}
+
+static int on_interval(sd_event_source *s, uint64_t usec, void *userdata) {
+	struct monitor *m = userdata;
+	struct drive_progress pr = { .running = false };
+	uint64_t now = now_usec(), rt, bytes;
+	double span;
+
+	drive_progress(m->d, &pr);
+	rt = atomic_load(&pr.round_trips);
+	bytes = atomic_load(&pr.bytes_received);
+	if (atomic_load(&pr.running)) {
+		if (m->last_usec == 0)
+			m->last_usec = pr.start_usec;
+		span = (double)(now - m->last_usec) / 1e6;
+		if (m->progress)
+			report_progress_clear(stderr);
+		report_interval(stdout, m->o, (double)(now - pr.start_usec) / 1e6,
+				span > 0 ? (double)(rt - m->last_rt) / span : 0,
+				span > 0 ? (double)(bytes - m->last_bytes) / span / MIB : 0,
+				atomic_load(&pr.errors));
+		m->last_usec = now;
+		m->last_rt = rt;
+		m->last_bytes = bytes;
+	}
+	return sd_event_source_set_time(s, usec + m->o->report_interval_usec);
+}
+
+static bool want_progress(const struct client_opts *o) {
+	if (o->quiet || o->progress == PROGRESS_NEVER)
+		return false;
+	if (o->progress == PROGRESS_ALWAYS)
+		return true;
+	/* A bar is for a person watching: never into a pipe or a file unless asked. */
+	return isatty(STDERR_FILENO) && isatty(STDOUT_FILENO);
+}
+
+int monitor_run(const struct client_opts *o, const struct drive_params *p, uint64_t total_bytes,
+		struct drive_result *ret) {
+	struct monitor m = { .o = o, .p = p, .total_bytes = total_bytes,
+			     .progress = want_progress(o) };
+	sd_event_source *sources[5] = { NULL };
+	int r;
+
+	r = sd_event_new(&m.event);
+	if (r < 0)
+		return r;
+	r = drive_start(p, &m.d);
+	if (r < 0) {
+		sd_event_unref(m.event);
+		return r;
+	}
+	/* From here the drive must be finished, whatever fails: it owns threads. */
+	if ((r = sd_event_add_signal(m.event, &sources[0], SIGINT, on_signal, &m)) >= 0 &&
+	    (r = sd_event_add_signal(m.event, &sources[1], SIGTERM, on_signal, &m)) >= 0 &&
+	    (r = sd_event_add_io(m.event, &sources[2], drive_done_fd(m.d), EPOLLIN, on_done, &m)) >= 0 &&
+	    (!m.progress || (r = sd_event_add_time_relative(m.event, &sources[3], CLOCK_MONOTONIC,
+							    PROGRESS_USEC, 0, on_progress, &m)) >= 0) &&
+	    (!o->report_interval_usec ||
+	     (r = sd_event_add_time_relative(m.event, &sources[4], CLOCK_MONOTONIC,
+					     o->report_interval_usec, 0, on_interval, &m)) >= 0)) {
+		for (size_t i = 3; i < ARRAY_SIZE(sources); i++)
+			if (sources[i])
+				(void)sd_event_source_set_enabled(sources[i], SD_EVENT_ON);
+		if (!drive_done(m.d))
+			r = sd_event_loop(m.event);
+	}
+	if (r < 0)
+		drive_interrupt(m.d); /* the loop failed: end the run the gentle way */
+	drive_finish(m.d, ret);
+	if (m.progress)
+		report_progress_clear(stderr);
+	for (size_t i = 0; i < ARRAY_SIZE(sources); i++)
+		sd_event_source_disable_unref(sources[i]);
+	sd_event_unref(m.event);
+	return r < 0 ? r : 0;
+}
+
+void monitor_params(const struct client_opts *o, enum drive_mode mode, struct drive_params *ret) {
+	*ret = (struct drive_params){
+		.mode = mode,
+		.type = o->type,
+		.connections = o->connections,
+		.threads = o->threads,
+		.chunk = o->chunk,
+		.depth = o->depth,
+		.rate = o->rate,
+		.warmup_usec = o->warmup_usec,
+		.verify = o->verify,
+		.connect_timeout_usec = o->connect_timeout_usec,
+		.io_timeout_usec = o->io_timeout_usec,
+	};
+	/* Checked when the options were parsed. */
+	(void)unix_address_parse(o->socket, &ret->address);
+}

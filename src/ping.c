@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ipc-client ping: one connection, one round trip at a time, like ping(8). A lost datagram is
+ * counted and the run goes on; on a stream or seqpacket connection a late or wrong echo would
+ * shift every later one, so it ends the run.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "hist.h"
+#include "macro.h"
+#include "pattern.h"
+#include "ping.h"
+#include "report.h"
+#include "single.h"
+
+#define LATE_WINDOW 16 /* datagram echoes this many rounds late are recognised and dropped */
+
+static uint64_t now_nsec(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+static bool is_echo_of(const struct pattern *pat, uint64_t seq, uint64_t chunk, const void *buf) {
+	return pattern_check(pat, 0, seq * chunk, buf, chunk) < 0;
+}
+
+/* 1: the echo of seq arrived intact; 0: timed out; -EBADMSG: it differs; -ENODATA: EOF. */
+static int receive_echo(struct single *s, const struct client_opts *o, const struct pattern *pat,
+			uint64_t seq, uint8_t *buf, uint64_t *ret_bad_offset) {
+	uint64_t got = 0, chunk = o->chunk, deadline = now_nsec() + o->io_timeout_usec * 1000;
+
+	while (got < chunk) {
+		uint64_t now = now_nsec();
+		int r = single_wait(s, s->fd, POLLIN, now < deadline ? (deadline - now) / 1000 : 0);
+		if (r <= 0)
+			return r;
+		ssize_t n = recv(s->fd, buf + got, o->type == SOCK_STREAM ? chunk - got : chunk + 1,
+				 MSG_DONTWAIT | (o->type == SOCK_STREAM ? 0 : MSG_TRUNC));
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			return negative_errno();
+		}
+		if (n == 0 && o->type != SOCK_DGRAM)
+			return -ENODATA;
+		if (o->type != SOCK_STREAM) {
+			if (o->type == SOCK_DGRAM && (uint64_t)n == chunk)
+				for (uint64_t late = seq > LATE_WINDOW ? seq - LATE_WINDOW : 0; late < seq;
+				     late++)
+					if (is_echo_of(pat, late, chunk, buf))
+						goto next; /* an old round's echo, come late */
+			if ((uint64_t)n != chunk) {
+				*ret_bad_offset = MIN((uint64_t)n, chunk);
+				return -EBADMSG;
+			}
+		}
+		if (o->verify) {
+			ssize_t i = pattern_check(pat, 0, seq * chunk + got, buf + got, (size_t)n);
+			if (i >= 0) {
+				*ret_bad_offset = got + (uint64_t)i;
+				return -EBADMSG;
+			}
+		}
+		got += (uint64_t)n;
+	next:;
+	}
+	return 1;
+}
+
+int ping_run(const struct client_opts *o) {
+	struct single s;
+	struct pattern pat = { NULL, 0 };
+	struct hist *h = malloc(sizeof(*h));
+	uint8_t *buf = malloc(o->chunk + 1);
+	uint64_t sent = 0, received = 0, failures = 0, start, seq;
+	int r, status;
+
+	if (!h || !buf || pattern_init(&pat, o->chunk) < 0) {
+		free(h);
+		free(buf);
+		return -ENOMEM;
+	}
+	hist_init(h);
+	r = single_connect(o, &s);
+	if (r < 0) {
+		fprintf(stderr, "ipc-client: cannot connect to '%s': %s\n", o->socket, strerror(-r));
+		status = 3;
+		goto out;
+	}
+	start = now_nsec();
+	for (seq = 0; seq < o->count; seq++) {
+		uint64_t t, bad = 0, due = start + seq * o->ping_interval_usec * 1000, now = now_nsec();
+
+		if (due > now && (r = single_wait(&s, -1, 0, (due - now) / 1000)) < 0)
+			break;
+		t = now_nsec();
+		r = single_send(&s, pattern_at(&pat, 0, seq * o->chunk), o->chunk, o->io_timeout_usec);
+		if (r < 0)
+			break;
+		sent++;
+		r = receive_echo(&s, o, &pat, seq, buf, &bad);
+		if (r > 0) {
+			uint64_t rtt = now_nsec() - t;
+			hist_record(h, rtt);
+			received++;
+			if (!o->quiet && report_format(o) == REPORT_TEXT)
+				report_ping_reply(stdout, o->socket, seq, o->chunk, rtt);
+			continue;
+		}
+		if (r == -EINTR)
+			break;
+		if (r == -EBADMSG) {
+			failures++;
+			fprintf(stderr, "ipc-client: seq=%llu: the echo differs at byte %llu\n",
+				(unsigned long long)seq, (unsigned long long)bad);
+		} else if (r == 0)
+			fprintf(stderr, "ipc-client: seq=%llu: no echo within the io-timeout\n",
+				(unsigned long long)seq);
+		else
+			fprintf(stderr, "ipc-client: seq=%llu: %s\n", (unsigned long long)seq,
+				r == -ENODATA ? "the server closed the connection" : strerror(-r));
+		if (o->type != SOCK_DGRAM || (r != 0 && r != -EBADMSG))
+			break;
+	}
+	if (r < 0 && r != -EINTR && r != -EBADMSG && r != -ENODATA && seq < o->count && sent == seq)
+		fprintf(stderr, "ipc-client: seq=%llu: failed to send: %s\n", (unsigned long long)seq,
+			strerror(-r));
+	report_ping_summary(stdout, o, sent, received, (now_nsec() - start) / 1000, h, failures);
+	/* Interrupted with every reply in: a clean run, as with ping(8). */
+	status = received == sent && failures == 0 && (seq == o->count || r == -EINTR) ? 0 : 1;
+	single_close(&s);
+out:
+	pattern_done(&pat);
+	free(buf);
+	free(h);
+	return status;
+}

@@ -1,0 +1,379 @@
+/* SPDX-License-Identifier: MIT */
+/* Results as text, JSON and CSV; the progress bar and periodic lines. The only printer. */
+#include <inttypes.h>
+#include <math.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "parse.h"
+#include "report.h"
+
+#define MIB (1024.0 * 1024.0)
+
+enum report_format report_format(const struct client_opts *o) {
+	return o->json ? REPORT_JSON : o->csv ? REPORT_CSV : REPORT_TEXT;
+}
+
+static uint64_t errors_total(const struct drive_errors *e) {
+	return e->refused + e->connect_failed + e->connect_timeout + e->reset + e->eof_early +
+	       e->timed_out + e->verify_failures;
+}
+
+int report_exit_status(const struct drive_result *r) {
+	if (r->connected == 0)
+		return 3;
+	return errors_total(&r->errors) > 0 ? 1 : 0;
+}
+
+/* "38.1us", "2.10ms": three significant digits in a unit that fits. */
+static char *latency_text(char *buf, size_t len, uint64_t nsec) {
+	static const struct {
+		const char *unit;
+		double scale;
+	} units[] = { { "s", 1e9 }, { "ms", 1e6 }, { "us", 1e3 }, { "ns", 1 } };
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++)
+		if ((double)nsec >= units[i].scale || units[i].scale == 1) {
+			double v = (double)nsec / units[i].scale;
+			snprintf(buf, len, v < 10 ? "%.2f%s" : v < 100 ? "%.1f%s" : "%.0f%s", v,
+				 units[i].unit);
+			break;
+		}
+	return buf;
+}
+
+static double per_second(uint64_t n, uint64_t usec) {
+	return usec ? (double)n * 1e6 / (double)usec : 0.0;
+}
+
+static const double percentiles[] = { 50, 90, 99, 99.9 };
+static const char *const percentile_keys[] = { "p50", "p90", "p99", "p99_9" };
+
+static void json_string(FILE *f, const char *s) {
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch < 0x20)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+static void json_latency(FILE *f, const struct hist *h) {
+	fprintf(f, "{\"count\": %" PRIu64 ", \"min\": %.3f", h->n, h->n ? (double)h->min / 1e3 : 0.0);
+	for (size_t i = 0; i < ARRAY_SIZE(percentiles); i++)
+		fprintf(f, ", \"%s\": %.3f", percentile_keys[i],
+			(double)hist_percentile(h, percentiles[i], NULL) / 1e3);
+	fprintf(f, ", \"max\": %.3f, \"mean\": %.3f, \"stddev\": %.3f, \"overflow\": %" PRIu64 "}",
+		(double)h->max / 1e3, hist_mean(h) / 1e3, hist_stddev(h) / 1e3, h->overflow);
+}
+
+static void json_errors(FILE *f, const struct drive_errors *e) {
+	fprintf(f,
+		"{\"refused\": %" PRIu64 ", \"connect_failed\": %" PRIu64
+		", \"connect_timeout\": %" PRIu64 ", \"reset\": %" PRIu64 ", \"eof_early\": %" PRIu64
+		", \"timed_out\": %" PRIu64 ", \"verify_failures\": %" PRIu64
+		", \"short_connections\": %" PRIu64 "}",
+		e->refused, e->connect_failed, e->connect_timeout, e->reset, e->eof_early,
+		e->timed_out, e->verify_failures, e->short_connections);
+}
+
+static void json_machine(FILE *f) {
+	struct utsname u;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	fprintf(f, "\"machine\": {\"cpus\": %ld, \"kernel\": ", cpus > 0 ? cpus : 1);
+	json_string(f, uname(&u) == 0 ? u.release : "unknown");
+	fputs("}", f);
+}
+
+static void json_params(FILE *f, const struct client_opts *o, const struct drive_params *p) {
+	fputs("{\"socket\": ", f);
+	json_string(f, o->socket);
+	fprintf(f, ", \"type\": \"%s\", \"mode\": \"%s\", \"connections\": %" PRIu64
+		   ", \"chunk\": %" PRIu64 ", \"depth\": %" PRIu64 ", \"rate\": %" PRIu64
+		   ", \"bytes_per_connection\": %" PRIu64 ", \"total_bytes\": %" PRIu64
+		   ", \"duration_s\": %.6g, \"warmup_s\": %.6g, \"threads\": %u, \"verify\": %s"
+		   ", \"connect_timeout_s\": %.6g, \"io_timeout_s\": %.6g}",
+		client_type_to_string(p->type), p->mode == DRIVE_OPEN ? "open" : "closed",
+		p->connections, p->chunk, p->mode == DRIVE_CLOSED ? p->depth : 0,
+		p->mode == DRIVE_OPEN ? p->rate : 0, p->bytes_per_conn,
+		p->bytes_per_conn ? p->bytes_per_conn * p->connections + p->extra_bytes : 0,
+		(double)p->duration_usec / 1e6, (double)p->warmup_usec / 1e6,
+		(unsigned)MIN((uint64_t)p->threads, p->connections), p->verify ? "true" : "false",
+		(double)p->connect_timeout_usec / 1e6, (double)p->io_timeout_usec / 1e6);
+}
+
+static void json_result(FILE *f, const struct drive_result *r) {
+	fprintf(f,
+		"{\"connections\": %" PRIu64 ", \"connect_s\": %.6f, \"elapsed_s\": %.6f"
+		", \"round_trips\": %" PRIu64 ", \"bytes_sent\": %" PRIu64
+		", \"bytes_received\": %" PRIu64 ", \"round_trips_per_s\": %.1f"
+		", \"mib_per_s\": %.3f, \"interrupted\": %s, \"latency_us\": ",
+		r->connected, (double)r->connect_usec / 1e6, (double)r->elapsed_usec / 1e6,
+		r->round_trips, r->bytes_sent, r->bytes_received,
+		per_second(r->round_trips, r->elapsed_usec),
+		per_second(r->bytes_received, r->elapsed_usec) / MIB, r->interrupted ? "true" : "false");
+	json_latency(f, &r->hist);
+	fputs(", \"errors\": ", f);
+	json_errors(f, &r->errors);
+	fputs(", \"mismatches\": [", f);
+	for (uint64_t i = 0; i < r->n_mismatches; i++)
+		fprintf(f, "%s{\"connection\": %" PRIu64 ", \"offset\": %" PRIu64 "}", i ? ", " : "",
+			r->mismatches[i].connection, r->mismatches[i].offset);
+	fprintf(f, "], \"exit_status\": %d}", report_exit_status(r));
+}
+
+static const char *const csv_header =
+	"command,type,mode,connections,chunk,depth,rate,elapsed_s,round_trips,round_trips_per_s,"
+	"mib_per_s,p50_us,p90_us,p99_us,p99_9_us,max_us,mean_us,stddev_us,refused,connect_failed,"
+	"connect_timeout,reset,eof_early,timed_out,verify_failures,short_connections";
+
+static void csv_row(FILE *f, const char *command, const struct drive_params *p,
+		    const struct drive_result *r) {
+	const struct hist *h = &r->hist;
+	const struct drive_errors *e = &r->errors;
+
+	fprintf(f, "%s,%s,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%.6f,%" PRIu64
+		   ",%.1f,%.3f",
+		command, client_type_to_string(p->type), p->mode == DRIVE_OPEN ? "open" : "closed",
+		p->connections, p->chunk, p->mode == DRIVE_CLOSED ? p->depth : 0,
+		p->mode == DRIVE_OPEN ? p->rate : 0, (double)r->elapsed_usec / 1e6, r->round_trips,
+		per_second(r->round_trips, r->elapsed_usec),
+		per_second(r->bytes_received, r->elapsed_usec) / MIB);
+	for (size_t i = 0; i < ARRAY_SIZE(percentiles); i++)
+		fprintf(f, ",%.3f", (double)hist_percentile(h, percentiles[i], NULL) / 1e3);
+	fprintf(f, ",%.3f,%.3f,%.3f", (double)h->max / 1e3, hist_mean(h) / 1e3, hist_stddev(h) / 1e3);
+	fprintf(f, ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+		   ",%" PRIu64 "\n",
+		e->refused, e->connect_failed, e->connect_timeout, e->reset, e->eof_early,
+		e->timed_out, e->verify_failures, e->short_connections);
+}
+
+static void text_errors(FILE *f, const struct drive_result *r) {
+	const struct drive_errors *e = &r->errors;
+	static const char *const names[] = { "refused",	  "connect failed", "connect timed out",
+					     "reset",	  "EOF early",	    "timed out",
+					     "verify failed", "short connections" };
+	const uint64_t values[] = { e->refused, e->connect_failed, e->connect_timeout, e->reset,
+				    e->eof_early, e->timed_out, e->verify_failures,
+				    e->short_connections };
+	bool any = false;
+
+	fprintf(f, "  errors        ");
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (values[i]) {
+			fprintf(f, "%s%s %" PRIu64, any ? ", " : "", names[i], values[i]);
+			any = true;
+		}
+	fprintf(f, "%s\n", any ? "" : "none");
+	for (uint64_t i = 0; i < r->n_mismatches; i++)
+		fprintf(f, "  mismatch      connection %" PRIu64 ", first differing byte at offset %" PRIu64
+			   "\n",
+			r->mismatches[i].connection, r->mismatches[i].offset);
+	if (e->verify_failures > r->n_mismatches)
+		fprintf(f, "  mismatch      … and %" PRIu64 " more connections\n",
+			e->verify_failures - r->n_mismatches);
+}
+
+static void text_latency(FILE *f, const struct hist *h) {
+	char b[5][32];
+
+	if (h->n == 0) {
+		fprintf(f, "  latency       no round trips completed\n");
+		return;
+	}
+	fprintf(f, "  latency       p50 %s  p90 %s  p99 %s  p99.9 %s  max %s\n",
+		latency_text(b[0], 32, hist_percentile(h, 50, NULL)),
+		latency_text(b[1], 32, hist_percentile(h, 90, NULL)),
+		latency_text(b[2], 32, hist_percentile(h, 99, NULL)),
+		latency_text(b[3], 32, hist_percentile(h, 99.9, NULL)), latency_text(b[4], 32, h->max));
+	fprintf(f, "                min %s  mean %s  stddev %s\n", latency_text(b[0], 32, h->min),
+		latency_text(b[1], 32, (uint64_t)hist_mean(h)),
+		latency_text(b[2], 32, (uint64_t)hist_stddev(h)));
+	if (h->overflow)
+		fprintf(f, "                %" PRIu64 " round trips took longer than %s (counted, "
+			   "above the histogram)\n",
+			h->overflow, latency_text(b[0], 32, HIST_TOP_NSEC));
+}
+
+static void text_run(FILE *f, const struct client_opts *o, const struct drive_params *p,
+		     const struct drive_result *r) {
+	char a[FORMAT_SIZE_MAX], b[FORMAT_SIZE_MAX], d[FORMAT_DURATION_MAX];
+
+	fprintf(f, "ipc-client %s: %" PRIu64 " connection%s, %s chunks, ",
+		client_command_to_string(o->command), p->connections, p->connections == 1 ? "" : "s",
+		format_size(a, sizeof(a), p->chunk));
+	if (p->mode == DRIVE_OPEN)
+		fprintf(f, "%" PRIu64 " messages/s", p->rate);
+	else
+		fprintf(f, "depth %" PRIu64, p->depth);
+	fprintf(f, ", %s, %s%s\n", client_type_to_string(p->type), o->socket,
+		r->interrupted ? " (interrupted)" : "");
+	fprintf(f, "  connected     %" PRIu64 " in %s\n", r->connected,
+		format_timespan(d, sizeof(d), r->connect_usec));
+	fprintf(f, "  elapsed       %s%s\n", format_timespan(d, sizeof(d), r->elapsed_usec),
+		p->warmup_usec ? " (after warmup)" : "");
+	fprintf(f, "  round trips   %" PRIu64 " (%.1f/s)\n", r->round_trips,
+		per_second(r->round_trips, r->elapsed_usec));
+	fprintf(f, "  throughput    %.2f MiB/s each way (%s sent, %s received)\n",
+		per_second(r->bytes_received, r->elapsed_usec) / MIB,
+		format_size(a, sizeof(a), r->bytes_sent), format_size(b, sizeof(b), r->bytes_received));
+	text_latency(f, &r->hist);
+	text_errors(f, r);
+}
+
+void report_run(FILE *f, const struct client_opts *o, const struct drive_params *p,
+		const struct drive_result *r) {
+	switch (report_format(o)) {
+	case REPORT_JSON:
+		fprintf(f, "{\"version\": \"%s\", \"command\": \"%s\", ", VERSION,
+			client_command_to_string(o->command));
+		json_machine(f);
+		fputs(", \"parameters\": ", f);
+		json_params(f, o, p);
+		fputs(", \"result\": ", f);
+		json_result(f, r);
+		fputs("}\n", f);
+		break;
+	case REPORT_CSV:
+		fprintf(f, "%s\n", csv_header);
+		csv_row(f, client_command_to_string(o->command), p, r);
+		break;
+	case REPORT_TEXT:
+		text_run(f, o, p, r);
+		break;
+	}
+	fflush(f);
+}
+
+void report_suite(FILE *f, const struct client_opts *o, const struct suite_row *rows, size_t n) {
+	char a[FORMAT_SIZE_MAX], l[2][32];
+
+	switch (report_format(o)) {
+	case REPORT_JSON:
+		fprintf(f, "{\"version\": \"%s\", \"command\": \"suite\", \"suite\": ", VERSION);
+		json_string(f, o->suite);
+		fputs(", ", f);
+		json_machine(f);
+		fputs(", \"rows\": [", f);
+		for (size_t i = 0; i < n; i++) {
+			fprintf(f, "%s{\"workload\": \"%s\", \"parameters\": ", i ? ", " : "",
+				rows[i].workload);
+			json_params(f, o, &rows[i].params);
+			fputs(", \"result\": ", f);
+			json_result(f, rows[i].result);
+			fputs("}", f);
+		}
+		fputs("]}\n", f);
+		break;
+	case REPORT_CSV:
+		fprintf(f, "%s\n", csv_header);
+		for (size_t i = 0; i < n; i++)
+			csv_row(f, rows[i].workload, &rows[i].params, rows[i].result);
+		break;
+	case REPORT_TEXT:
+		fprintf(f, "ipc-client suite %s: %s, %s\n\n", o->suite,
+			client_type_to_string(rows[0].params.type), o->socket);
+		fprintf(f, "%-13s %11s %8s %12s %12s %10s %10s %10s %8s\n", "workload", "connections",
+			"chunk", "round trips", "rt/s", "MiB/s", "p50", "p99", "errors");
+		for (size_t i = 0; i < n; i++) {
+			const struct drive_result *r = rows[i].result;
+			fprintf(f, "%-13s %11" PRIu64 " %8s %12" PRIu64 " %12.0f %10.2f %10s %10s %8" PRIu64
+				   "\n",
+				rows[i].workload, rows[i].params.connections,
+				format_size(a, sizeof(a), rows[i].params.chunk), r->round_trips,
+				per_second(r->round_trips, r->elapsed_usec),
+				per_second(r->bytes_received, r->elapsed_usec) / MIB,
+				latency_text(l[0], 32, hist_percentile(&r->hist, 50, NULL)),
+				latency_text(l[1], 32, hist_percentile(&r->hist, 99, NULL)),
+				errors_total(&r->errors));
+		}
+		break;
+	}
+	fflush(f);
+}
+
+void report_interval(FILE *f, const struct client_opts *o, double elapsed_s, double rt_per_s,
+		     double mib_per_s, uint64_t errors) {
+	if (report_format(o) != REPORT_TEXT)
+		return; /* one document only: periodic lines would break it */
+	fprintf(f, "  [%7.1fs]  %12.1f rt/s  %10.2f MiB/s  %" PRIu64 " errors\n", elapsed_s,
+		rt_per_s, mib_per_s, errors);
+	fflush(f);
+}
+
+void report_progress(FILE *f, double fraction, double elapsed_s, double rt_per_s, uint64_t errors) {
+	int width = 30, filled = (int)(MIN(MAX(fraction, 0.0), 1.0) * width);
+
+	fprintf(f, "\r[%.*s%*s] %3.0f%%  %6.1fs  %11.0f rt/s  %" PRIu64 " errors", filled,
+		"##############################", width - filled, "", fraction * 100, elapsed_s,
+		rt_per_s, errors);
+	fflush(f);
+}
+
+void report_progress_clear(FILE *f) {
+	fprintf(f, "\r%90s\r", "");
+	fflush(f);
+}
+
+void report_ping_reply(FILE *f, const char *socket, uint64_t seq, uint64_t bytes, uint64_t nsec) {
+	fprintf(f, "%" PRIu64 " bytes from %s: seq=%" PRIu64 " time=%.3f ms\n", bytes, socket, seq,
+		(double)nsec / 1e6);
+	fflush(f);
+}
+
+void report_ping_summary(FILE *f, const struct client_opts *o, uint64_t sent, uint64_t received,
+			 uint64_t elapsed_usec, const struct hist *h, uint64_t verify_failures) {
+	double loss = sent ? 100.0 * (double)(sent - received) / (double)sent : 0.0;
+	double ms[4];
+
+	for (size_t i = 0; i < ARRAY_SIZE(percentiles); i++)
+		ms[i] = (double)hist_percentile(h, percentiles[i], NULL) / 1e6;
+	switch (report_format(o)) {
+	case REPORT_JSON:
+		fprintf(f, "{\"version\": \"%s\", \"command\": \"ping\", ", VERSION);
+		json_machine(f);
+		fputs(", \"parameters\": {\"socket\": ", f);
+		json_string(f, o->socket);
+		fprintf(f, ", \"type\": \"%s\", \"chunk\": %" PRIu64 ", \"count\": %" PRIu64
+			   ", \"interval_s\": %.6g}",
+			client_type_to_string(o->type), o->chunk, o->count,
+			(double)o->ping_interval_usec / 1e6);
+		fprintf(f, ", \"result\": {\"transmitted\": %" PRIu64 ", \"received\": %" PRIu64
+			   ", \"loss_percent\": %.1f, \"elapsed_s\": %.6f, \"verify_failures\": %" PRIu64
+			   ", \"latency_us\": ",
+			sent, received, loss, (double)elapsed_usec / 1e6, verify_failures);
+		json_latency(f, h);
+		fputs("}}\n", f);
+		break;
+	case REPORT_CSV:
+		fprintf(f, "transmitted,received,loss_percent,min_ms,avg_ms,max_ms,mdev_ms,p50_ms,"
+			   "p90_ms,p99_ms,p99_9_ms,verify_failures\n");
+		fprintf(f, "%" PRIu64 ",%" PRIu64 ",%.1f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%" PRIu64
+			   "\n",
+			sent, received, loss, h->n ? (double)h->min / 1e6 : 0.0, hist_mean(h) / 1e6,
+			(double)h->max / 1e6, hist_stddev(h) / 1e6, ms[0], ms[1], ms[2], ms[3],
+			verify_failures);
+		break;
+	case REPORT_TEXT:
+		fprintf(f, "--- %s ipc-client ping statistics ---\n", o->socket);
+		fprintf(f, "%" PRIu64 " transmitted, %" PRIu64 " received, %.1f%% loss, time %.0fms\n",
+			sent, received, loss, (double)elapsed_usec / 1e3);
+		if (h->n)
+			fprintf(f, "rtt min/avg/max/mdev = %.3f/%.3f/%.3f/%.3f ms\n"
+				   "rtt p50/p90/p99/p99.9 = %.3f/%.3f/%.3f/%.3f ms\n",
+				(double)h->min / 1e6, hist_mean(h) / 1e6, (double)h->max / 1e6,
+				hist_stddev(h) / 1e6, ms[0], ms[1], ms[2], ms[3]);
+		if (verify_failures)
+			fprintf(f, "%" PRIu64 " echoes differed from what was sent\n", verify_failures);
+		break;
+	}
+	fflush(f);
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdio.h>
+
+#include "client-opts.h"
+#include "driver.h"
+
+/*
+ * Everything ipc-client prints as a result: readable text, one JSON document (keys documented
+ * in ipc-client(1) and stable), or CSV. Diagnostics are not results and go elsewhere.
+ */
+enum report_format {
+	REPORT_TEXT,
+	REPORT_JSON,
+	REPORT_CSV,
+};
+
+enum report_format report_format(const struct client_opts *o);
+
+/* Exit status of a run: 0 clean, 1 errors, 3 nothing connected. */
+int report_exit_status(const struct drive_result *r);
+
+void report_run(FILE *f, const struct client_opts *o, const struct drive_params *p,
+		const struct drive_result *r);
+
+struct suite_row {
+	const char *workload; /* "pingPong", "dataExchange" */
+	struct drive_params params;
+	struct drive_result *result;
+};
+void report_suite(FILE *f, const struct client_opts *o, const struct suite_row *rows, size_t n);
+
+/* Periodic lines (-i) and the progress bar (a terminal only). */
+void report_interval(FILE *f, const struct client_opts *o, double elapsed_s, double rt_per_s,
+		     double mib_per_s, uint64_t errors);
+void report_progress(FILE *f, double fraction, double elapsed_s, double rt_per_s, uint64_t errors);
+void report_progress_clear(FILE *f);
+
+/* ping */
+void report_ping_reply(FILE *f, const char *socket, uint64_t seq, uint64_t bytes, uint64_t nsec);
+void report_ping_summary(FILE *f, const struct client_opts *o, uint64_t sent, uint64_t received,
+			 uint64_t elapsed_usec, const struct hist *h, uint64_t verify_failures);
