@@ -90,8 +90,9 @@ test: all $(UNITS)
 	@rm -f $(BUILD)/results.txt
 	@echo "== unit tests ($(BUILD))"
 	-@SRCDIR=$(CURDIR) tests/run-unit $(BUILD)/results.txt $(UNITS)
-	@echo "== integration tests ($(BUILD)/ipcd)"
-	-@IPCD=$(abspath $(BUILD)/ipcd) SRCDIR=$(CURDIR) tests/run-integration $(BUILD)/results.txt
+	@echo "== integration tests ($(BUILD)/ipcd, $(BUILD)/ipc-client)"
+	-@IPCD=$(abspath $(BUILD)/ipcd) IPC_CLIENT=$(abspath $(BUILD)/ipc-client) SRCDIR=$(CURDIR) \
+		tests/run-integration $(BUILD)/results.txt
 	@echo "== man pages"
 	-@$(MAKE) --no-print-directory lint-man RESULTS=$(BUILD)/results.txt
 	@tests/summarize $(BUILD)/results.txt
@@ -100,7 +101,8 @@ unit: $(UNITS)
 	@tests/run-unit /dev/null $(UNITS)
 
 integration: all
-	IPCD=$(abspath $(BUILD)/ipcd) SRCDIR=$(CURDIR) $(PYTEST) -q tests/integration
+	IPCD=$(abspath $(BUILD)/ipcd) IPC_CLIENT=$(abspath $(BUILD)/ipc-client) SRCDIR=$(CURDIR) \
+		$(PYTEST) -q tests/integration
 
 lint-man:
 	@if mandoc -Tlint -Wwarning man/*.[0-9]; then echo "lint-man: 1 passed, 0 failed"; r=1p; \
@@ -111,16 +113,19 @@ deps:
 	@tests/install-deps
 
 demo: deps all
-	@./demo.sh $(BUILD)/ipcd conf/ipcd.conf
+	@./demo.sh $(BUILD) conf/ipcd.conf
 
 install: all
 	install -D -m 0755 $(BUILD)/ipcd $(DESTDIR)$(SBINDIR)/ipcd
+	install -D -m 0755 $(BUILD)/ipc-client $(DESTDIR)$(BINDIR)/ipc-client
+	install -D -m 0644 man/ipc-client.1 $(DESTDIR)$(MANDIR)/man1/ipc-client.1
 	install -D -m 0644 conf/ipcd.conf $(DESTDIR)$(SYSCONFDIR)/ipcd/ipcd.conf
 	install -D -m 0644 man/ipcd.8 $(DESTDIR)$(MANDIR)/man8/ipcd.8
 	install -D -m 0644 man/ipcd.conf.5 $(DESTDIR)$(MANDIR)/man5/ipcd.conf.5
 
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/ipcd $(DESTDIR)$(SYSCONFDIR)/ipcd/ipcd.conf \
+	rm -f $(DESTDIR)$(SBINDIR)/ipcd $(DESTDIR)$(BINDIR)/ipc-client \
+	      $(DESTDIR)$(MANDIR)/man1/ipc-client.1 $(DESTDIR)$(SYSCONFDIR)/ipcd/ipcd.conf \
 	      $(DESTDIR)$(MANDIR)/man8/ipcd.8 $(DESTDIR)$(MANDIR)/man5/ipcd.conf.5
 	-rmdir $(DESTDIR)$(SYSCONFDIR)/ipcd
 

@@ -284,7 +284,7 @@ static int collect(int argc, char **argv, struct given *g, struct client_opts *o
 
 	optind = 0; /* a fresh scan, also when called twice in one process (tests) */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:s:c:b:n:t:r:j:i:qh", options, NULL)) >= 0)
+	while ((c = getopt_long(argc, argv, ":s:c:b:n:t:r:j:i:qh", options, NULL)) >= 0)
 		switch (c) {
 		case 'h':
 			help();

@@ -239,12 +239,15 @@ static int seqpacket_read(struct conn *c, uint64_t now) {
 static void dgram_log_denied(const struct peer *p) {
 	char peer[96];
 	struct log_fields f = {
-		.has_peer = true, .pid = p->pid, .uid = p->uid, .gid = p->gid,
+		.has_peer = p->has_creds, .pid = p->pid, .uid = p->uid, .gid = p->gid,
 		.reason = admit_result_to_string(ADMIT_DENIED), .ratelimit = true,
 	};
 	admit_peer_describe(p, peer, sizeof(peer));
 	log_event(LOG_EVENT_DENIED, LOG_WARNING, &f, "Dropped datagram%s: not allowed by access", peer);
 }
+
+/* The kernel's overflow ids: what it reports for a datagram that carries no credentials. */
+#define OVERFLOW_ID 65534
 
 static bool dgram_sender(struct msghdr *m, struct peer *ret) {
 	for (struct cmsghdr *h = CMSG_FIRSTHDR(m); h; h = CMSG_NXTHDR(m, h))
@@ -252,6 +255,11 @@ static bool dgram_sender(struct msghdr *m, struct peer *ret) {
 		    h->cmsg_len == CMSG_LEN(sizeof(struct ucred))) {
 			struct ucred u;
 			memcpy(&u, CMSG_DATA(h), sizeof(u));
+			/* A datagram queued before SO_PASSCRED was on (the one that started us, under
+			 * socket activation) comes with pid 0 and the overflow ids: that is nobody's
+			 * word, not user "nobody". */
+			if (u.pid == 0 && u.uid == OVERFLOW_ID && u.gid == OVERFLOW_ID)
+				break;
 			*ret = (struct peer){ .has_creds = true, .pid = u.pid, .uid = u.uid, .gid = u.gid };
 			return true;
 		}
@@ -389,11 +397,6 @@ void conn_attach(struct conn *c, struct worker *w) {
 		conn_close(c, CLOSE_NO_MEMORY);
 		return;
 	}
-	if (c->kind == CONN_DGRAM &&
-	    setsockopt(c->fd, SOL_SOCKET, SO_PASSCRED, &(int){ 1 }, sizeof(int)) < 0)
-		/* Without credentials access lists deny every datagram, as they must. */
-		log_warning_errno(negative_errno(),
-				  "Failed to enable credentials on datagram socket, ignoring: %m");
 	c->entry.fn = conn_on_io;
 	r = poller_add(w->poller, c->fd, EPOLLIN, &c->entry);
 	if (r < 0) {

@@ -102,6 +102,8 @@ struct drive {
 	unsigned n_threads;
 	pthread_barrier_t barrier;
 	bool barrier_ready;
+	pthread_mutex_t gate; /* held while threads are created; then aborted says whether to run */
+	bool aborted;
 	atomic_bool interrupted;
 	atomic_bool running; /* t0 is set */
 	atomic_uint finished;
@@ -562,8 +564,15 @@ static int thread_start_traffic(struct dthread *t) {
 static void *thread_main(void *userdata) {
 	struct dthread *t = userdata;
 	struct drive *d = t->d;
+	bool aborted;
 	int r;
 
+	/* Wait until every thread exists: the barrier below counts on all of them. */
+	pthread_mutex_lock(&d->gate);
+	aborted = d->aborted;
+	pthread_mutex_unlock(&d->gate);
+	if (aborted)
+		return NULL;
 	thread_connect_all(t);
 	if (pthread_barrier_wait(&d->barrier) == PTHREAD_BARRIER_SERIAL_THREAD) {
 		d->t0_nsec = now_nsec();
@@ -610,6 +619,7 @@ static void drive_free(struct drive *d) {
 		pthread_barrier_destroy(&d->barrier);
 	pattern_done(&d->pattern);
 	safe_close(d->done_fd);
+	pthread_mutex_destroy(&d->gate);
 	free(d);
 }
 
@@ -655,6 +665,7 @@ int drive_start(const struct drive_params *p, struct drive **ret) {
 	if (!d)
 		return -ENOMEM;
 	d->p = *p;
+	pthread_mutex_init(&d->gate, NULL);
 	d->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	d->n_threads = (unsigned)MIN((uint64_t)MAX(p->threads, 1u), p->connections);
 	d->threads = calloc(d->n_threads, sizeof(*d->threads));
@@ -676,6 +687,7 @@ int drive_start(const struct drive_params *p, struct drive **ret) {
 		goto fail;
 	d->barrier_ready = true;
 	d->connect_start_nsec = now_nsec();
+	pthread_mutex_lock(&d->gate);
 	for (; started < d->n_threads; started++) {
 		r = -pthread_create(&d->threads[started].thread, NULL, thread_main,
 				    &d->threads[started]);
@@ -683,11 +695,12 @@ int drive_start(const struct drive_params *p, struct drive **ret) {
 			break;
 		d->threads[started].thread_started = true;
 	}
+	d->aborted = r < 0;
+	pthread_mutex_unlock(&d->gate);
 	if (r < 0) {
-		/* Threads already started wait at the barrier for the rest, forever: there is no
-		 * way to release them, so the process must not go on. Report and let main exit. */
-		if (started > 0)
-			return r;
+		/* The threads that did start see aborted and return at once. */
+		for (unsigned i = 0; i < started; i++)
+			(void)pthread_join(d->threads[i].thread, NULL);
 		goto fail;
 	}
 	*ret = d;

@@ -430,7 +430,15 @@ int listeners_start(struct server *s) {
 			/* A datagram socket is served like one connection, by one worker. */
 			struct peer none = { .has_creds = false };
 			struct conn *c;
-			int fd = fcntl(l->fd, F_DUPFD_CLOEXEC, 3);
+			int fd;
+
+			/* Before READY, so that every datagram sent from then on says who sent it;
+			 * without credentials, access lists deny, as they must. */
+			if (setsockopt(l->fd, SOL_SOCKET, SO_PASSCRED, &(int){ 1 }, sizeof(int)) < 0)
+				log_warning_errno(negative_errno(),
+						  "Failed to enable credentials on '%s', ignoring: %m",
+						  l->name);
+			fd = fcntl(l->fd, F_DUPFD_CLOEXEC, 3);
 			if (fd < 0)
 				return log_error_errno(negative_errno(), "Failed to duplicate fd %d: %m",
 						       l->fd);

@@ -16,6 +16,7 @@ import pytest
 
 IPCD = os.environ.get("IPCD") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", "..", "build", "ipcd"))
+IPC_CLIENT = os.environ.get("IPC_CLIENT") or os.path.join(os.path.dirname(IPCD), "ipc-client")
 SRCDIR = os.environ.get("SRCDIR") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
 
