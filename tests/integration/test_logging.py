@@ -1,0 +1,59 @@
+# SPDX-License-Identifier: MIT
+"""The log settings: level, per-connection lines, the periodic stats line."""
+
+import re
+
+from conftest import connect, is_closed_by_peer
+
+
+def test_connections_are_logged_by_default(ipcd):
+    d = ipcd("").start_ready()
+    assert d.exchange(b"hello") == b"hello"
+    d.wait_log(r"Connection \d+ from pid \d+ uid 0 gid 0 on 'ipcd'")
+    d.wait_log(r"Connection \d+ from pid \d+ uid 0 gid 0 closed \(eof\) after .*, 5 B echoed")
+    assert d.stop() == 0
+
+
+def test_log_connections_off_keeps_limit_warnings(ipcd):
+    d = ipcd("log = { connections = false; };\nlimits = { max_connections = 1; };\n")
+    d.start_ready()
+    with connect(d.sock) as held:
+        held.sendall(b"x")
+        assert held.recv(1) == b"x"
+        with connect(d.sock) as over:
+            assert is_closed_by_peer(over)
+        d.wait_log(r"Refused connection \d+ .*: max-connections")
+    assert d.stop() == 0
+    assert not re.search(r"Connection \d+ from .* on 'ipcd'", d.log())
+    assert "closed (eof)" not in d.log()
+
+
+def test_log_level_warning_hides_notices_and_info(ipcd):
+    d = ipcd('log = { level = "warning"; };\nlimits = { max_connections = 1; };\n')
+    d.start_ready()
+    with connect(d.sock) as held:
+        held.sendall(b"x")
+        assert held.recv(1) == b"x"
+        with connect(d.sock) as over:
+            assert is_closed_by_peer(over)
+        d.wait_log(r"Refused connection")
+    assert d.stop() == 0
+    log = d.log()
+    assert "Ready:" not in log and "Stopping on SIGTERM" not in log  # notices
+    assert "Connection" not in log.replace("Refused connection", "")  # info
+
+
+def test_verbose_flag_overrides_the_level(ipcd):
+    d = ipcd('log = { level = "err"; };\n', args=["-v"]).start_ready()
+    assert d.exchange(b"x") == b"x"
+    assert d.stop() == 0
+    assert "Ready:" in d.log()
+
+
+def test_stats_line_every_interval(ipcd):
+    d = ipcd("log = { stats_interval = 1; };\n").start_ready()
+    assert d.exchange(b"12345") == b"12345"
+    line = d.wait_log(r"Stats: 0 active, \d+ accepted, \d+ closed, [\d.]+ \w*B echoed, "
+                      r"0 refused, 0 denied, 0 idle timeouts", timeout=4).group(0)
+    assert "accepted" in line
+    assert d.stop() == 0
