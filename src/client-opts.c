@@ -120,9 +120,9 @@ static void help(void) {
 	       "      --version            print the version and exit\n"
 	       "  -h, --help               print this help and exit\n"
 	       "\n"
-	       "SIZE takes K, M, G (powers of 1024) or KiB, MiB, GiB; TIME takes us, ms, s, min, h\n"
-	       "(a bare number is seconds). Exit status: 0 all traffic echoed and verified, 1 the run\n"
-	       "had errors, 2 usage error, 3 could not connect at all. See ipc-client(1).\n",
+	       "SIZE takes K, M, G, T (powers of 1024) or KiB, MiB, GiB, TiB. TIME takes us, ms, s,\n"
+	       "min or h; a bare number is seconds. Exit status: 0 all traffic echoed and verified,\n"
+	       "1 the run had errors, 2 usage error, 3 could not connect at all. See ipc-client(1).\n",
 	       RUNSTATEDIR);
 }
 

@@ -519,9 +519,11 @@ static void thread_connect_all(struct dthread *t) {
 		}
 }
 
+/* accuracy_usec must not be 0: sd-event reads 0 as its default, 250 ms. */
 static int thread_arm(struct dthread *t, sd_event_source **s, uint64_t at_nsec,
-		      sd_event_time_handler_t cb) {
-	int r = sd_event_add_time(t->event, s, CLOCK_MONOTONIC, at_nsec / NSEC_PER_USEC, 0, cb, t);
+		      uint64_t accuracy_usec, sd_event_time_handler_t cb) {
+	int r = sd_event_add_time(t->event, s, CLOCK_MONOTONIC, at_nsec / NSEC_PER_USEC,
+				  accuracy_usec, cb, t);
 	if (r >= 0)
 		r = sd_event_source_set_enabled(*s, cb == on_sweep ? SD_EVENT_ON : SD_EVENT_ONESHOT);
 	return r;
@@ -534,12 +536,13 @@ static int thread_start_traffic(struct dthread *t) {
 
 	r = sd_event_add_io(t->event, &t->wake_source, t->wake_fd, EPOLLIN, on_wake, t);
 	if (r >= 0)
-		r = thread_arm(t, &t->sweep_timer, d->t0_nsec + SWEEP_NSEC, on_sweep);
+		r = thread_arm(t, &t->sweep_timer, d->t0_nsec + SWEEP_NSEC, 10 * 1000, on_sweep);
 	if (r >= 0 && d->p.duration_usec)
 		r = thread_arm(t, &t->stop_timer, d->t0_nsec + d->p.duration_usec * NSEC_PER_USEC,
-			       on_stop_timer);
+			       1, on_stop_timer);
 	if (r >= 0 && d->p.mode == DRIVE_OPEN)
-		r = thread_arm(t, &t->rate_timer, d->t0_nsec, on_rate);
+		/* The schedule is the measurement: a late timer would be latency we made. */
+		r = thread_arm(t, &t->rate_timer, d->t0_nsec, 1, on_rate);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < t->n; i++) {

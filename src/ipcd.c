@@ -207,7 +207,7 @@ static void server_stop(struct server *s, const char *why) {
 		   (unsigned long long)admit_active(s->admit), format_duration(d, sizeof(d), timeout));
 	worker_pool_drain(&s->workers, timeout);
 	r = sd_event_add_time_relative(s->event, &s->stop_timer, CLOCK_MONOTONIC,
-				       timeout + STOP_GRACE_USEC, 0, on_stop_timeout, s);
+				       timeout + STOP_GRACE_USEC, USEC_PER_MSEC, on_stop_timeout, s);
 	if (r < 0)
 		log_warning_errno(r, "Failed to arm the stop timer, relying on the workers': %m");
 }

@@ -338,7 +338,7 @@ static void accept_pause(struct server *s, int error) {
 	s->accept_paused = true;
 	r = s->resume_timer ? sd_event_source_set_time_relative(s->resume_timer, ACCEPT_PAUSE_USEC)
 			    : sd_event_add_time_relative(s->event, &s->resume_timer, CLOCK_MONOTONIC,
-							 ACCEPT_PAUSE_USEC, 0, on_resume, s);
+							 ACCEPT_PAUSE_USEC, USEC_PER_MSEC, on_resume, s);
 	if (r >= 0)
 		r = sd_event_source_set_enabled(s->resume_timer, SD_EVENT_ONESHOT);
 	if (r < 0) {

@@ -132,10 +132,10 @@ int monitor_run(const struct client_opts *o, const struct drive_params *p, uint6
 	    (r = sd_event_add_signal(m.event, &sources[1], SIGTERM, on_signal, &m)) >= 0 &&
 	    (r = sd_event_add_io(m.event, &sources[2], drive_done_fd(m.d), EPOLLIN, on_done, &m)) >= 0 &&
 	    (!m.progress || (r = sd_event_add_time_relative(m.event, &sources[3], CLOCK_MONOTONIC,
-							    PROGRESS_USEC, 0, on_progress, &m)) >= 0) &&
+							    PROGRESS_USEC, USEC_PER_MSEC, on_progress, &m)) >= 0) &&
 	    (!o->report_interval_usec ||
 	     (r = sd_event_add_time_relative(m.event, &sources[4], CLOCK_MONOTONIC,
-					     o->report_interval_usec, 0, on_interval, &m)) >= 0)) {
+					     o->report_interval_usec, USEC_PER_MSEC, on_interval, &m)) >= 0)) {
 		for (size_t i = 3; i < ARRAY_SIZE(sources); i++)
 			if (sources[i])
 				(void)sd_event_source_set_enabled(sources[i], SD_EVENT_ON);

@@ -105,8 +105,8 @@ static int worker_start_drain(struct worker *w) {
 	if (w->n_conns == 0)
 		return sd_event_exit(w->event, 0);
 	r = sd_event_add_time_relative(w->event, &w->drain_timer, CLOCK_MONOTONIC,
-				       atomic_load(&w->drain_timeout_usec), 0, worker_on_drain_timeout,
-				       w);
+				       atomic_load(&w->drain_timeout_usec), USEC_PER_MSEC,
+				       worker_on_drain_timeout, w);
 	if (r < 0) {
 		worker_close_all(w, false);
 		return sd_event_exit(w->event, 0);
