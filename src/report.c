@@ -254,7 +254,7 @@ void report_run(FILE *f, const struct client_opts *o, const struct drive_params 
 }
 
 void report_suite(FILE *f, const struct client_opts *o, const struct suite_row *rows, size_t n) {
-	char a[FORMAT_SIZE_MAX], l[2][32];
+	char l[2][32];
 
 	switch (report_format(o)) {
 	case REPORT_JSON:
@@ -282,13 +282,13 @@ void report_suite(FILE *f, const struct client_opts *o, const struct suite_row *
 		fprintf(f, "ipc-client suite %s: %s, %s\n\n", o->suite,
 			client_type_to_string(rows[0].params.type), o->socket);
 		fprintf(f, "%-13s %11s %8s %12s %12s %10s %10s %10s %8s\n", "workload", "connections",
-			"chunk", "round trips", "rt/s", "MiB/s", "p50", "p99", "errors");
+			"bytes", "round trips", "rt/s", "MiB/s", "p50", "p99", "errors");
 		for (size_t i = 0; i < n; i++) {
 			const struct drive_result *r = rows[i].result;
-			fprintf(f, "%-13s %11" PRIu64 " %8s %12" PRIu64 " %12.0f %10.2f %10s %10s %8" PRIu64
+			fprintf(f, "%-13s %11" PRIu64 " %8" PRIu64 " %12" PRIu64 " %12.0f %10.2f %10s %10s %8" PRIu64
 				   "\n",
-				rows[i].workload, rows[i].params.connections,
-				format_size(a, sizeof(a), rows[i].params.chunk), r->round_trips,
+				rows[i].workload, rows[i].params.connections, rows[i].params.chunk,
+				r->round_trips,
 				per_second(r->round_trips, r->elapsed_usec),
 				per_second(r->bytes_received, r->elapsed_usec) / MIB,
 				latency_text(l[0], 32, hist_percentile(&r->hist, 50, NULL)),
