@@ -8,7 +8,12 @@ SYSCONFDIR  ?= /etc
 RUNSTATEDIR ?= /run
 MANDIR      ?= $(PREFIX)/share/man
 PKG_CONFIG  ?= pkg-config
-UNITDIR     ?= $(shell $(PKG_CONFIG) --variable=systemdsystemunitdir systemd 2>/dev/null)
+# systemd's directories for this PREFIX, as its pkg-config file reports them.
+SYSTEMD_DIR  = $(shell $(PKG_CONFIG) --define-variable=prefix=$(PREFIX) \
+		 --define-variable=root_prefix=$(PREFIX) --variable=$(1) systemd 2>/dev/null)
+UNITDIR     ?= $(call SYSTEMD_DIR,systemdsystemunitdir)
+SYSUSERSDIR ?= $(call SYSTEMD_DIR,sysusersdir)
+CATALOGDIR  ?= $(call SYSTEMD_DIR,catalogdir)
 
 # SANITIZE=1 builds everything with ASan+UBSan into its own tree.
 ifeq ($(SANITIZE),1)
@@ -93,8 +98,9 @@ test: all $(UNITS)
 	@echo "== integration tests ($(BUILD)/ipcd, $(BUILD)/ipc-client)"
 	-@IPCD=$(abspath $(BUILD)/ipcd) IPC_CLIENT=$(abspath $(BUILD)/ipc-client) SRCDIR=$(CURDIR) \
 		tests/run-integration $(BUILD)/results.txt
-	@echo "== man pages"
+	@echo "== man pages and units"
 	-@$(MAKE) --no-print-directory lint-man RESULTS=$(BUILD)/results.txt
+	-@tests/check-units $(BUILD)/results.txt $(abspath $(BUILD)/ipcd)
 	@tests/summarize $(BUILD)/results.txt
 
 unit: $(UNITS)
@@ -115,19 +121,37 @@ deps:
 demo: deps all
 	@./demo.sh $(BUILD) conf/ipcd.conf
 
+# The checked-in units name the default paths; installed ones name the configured paths.
+UNIT_PATHS = -e 's|/usr/local/sbin/ipcd|$(SBINDIR)/ipcd|' \
+	     -e 's|/etc/ipcd/ipcd.conf|$(SYSCONFDIR)/ipcd/ipcd.conf|' \
+	     -e 's|/run/ipcd/|$(RUNSTATEDIR)/ipcd/|'
+
 install: all
 	install -D -m 0755 $(BUILD)/ipcd $(DESTDIR)$(SBINDIR)/ipcd
 	install -D -m 0755 $(BUILD)/ipc-client $(DESTDIR)$(BINDIR)/ipc-client
-	install -D -m 0644 man/ipc-client.1 $(DESTDIR)$(MANDIR)/man1/ipc-client.1
 	install -D -m 0644 conf/ipcd.conf $(DESTDIR)$(SYSCONFDIR)/ipcd/ipcd.conf
 	install -D -m 0644 man/ipcd.8 $(DESTDIR)$(MANDIR)/man8/ipcd.8
 	install -D -m 0644 man/ipcd.conf.5 $(DESTDIR)$(MANDIR)/man5/ipcd.conf.5
+	install -D -m 0644 man/ipc-client.1 $(DESTDIR)$(MANDIR)/man1/ipc-client.1
+	install -d $(DESTDIR)$(UNITDIR)
+	sed $(UNIT_PATHS) systemd/ipcd.service >$(DESTDIR)$(UNITDIR)/ipcd.service
+	sed $(UNIT_PATHS) systemd/ipcd.socket >$(DESTDIR)$(UNITDIR)/ipcd.socket
+	chmod 0644 $(DESTDIR)$(UNITDIR)/ipcd.service $(DESTDIR)$(UNITDIR)/ipcd.socket
+	install -D -m 0644 systemd/ipcd.sysusers $(DESTDIR)$(SYSUSERSDIR)/ipcd.conf
+	install -D -m 0644 systemd/ipcd.catalog $(DESTDIR)$(CATALOGDIR)/ipcd.catalog
+	@# On the live system (no DESTDIR), make the group and index the catalog, as a package would.
+	@if [ -z "$(DESTDIR)" ]; then systemd-sysusers $(SYSUSERSDIR)/ipcd.conf; \
+		journalctl --update-catalog; systemctl daemon-reload 2>/dev/null || true; fi
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/ipcd $(DESTDIR)$(BINDIR)/ipc-client \
 	      $(DESTDIR)$(MANDIR)/man1/ipc-client.1 $(DESTDIR)$(SYSCONFDIR)/ipcd/ipcd.conf \
-	      $(DESTDIR)$(MANDIR)/man8/ipcd.8 $(DESTDIR)$(MANDIR)/man5/ipcd.conf.5
+	      $(DESTDIR)$(MANDIR)/man8/ipcd.8 $(DESTDIR)$(MANDIR)/man5/ipcd.conf.5 \
+	      $(DESTDIR)$(UNITDIR)/ipcd.service $(DESTDIR)$(UNITDIR)/ipcd.socket \
+	      $(DESTDIR)$(SYSUSERSDIR)/ipcd.conf $(DESTDIR)$(CATALOGDIR)/ipcd.catalog
 	-rmdir $(DESTDIR)$(SYSCONFDIR)/ipcd
+	@if [ -z "$(DESTDIR)" ]; then journalctl --update-catalog; \
+		systemctl daemon-reload 2>/dev/null || true; fi
 
 clean:
 	rm -rf build
