@@ -110,6 +110,23 @@ static void uid_remove_slot(struct admit *a, size_t hole) {
 	a->uids_used--;
 }
 
+/* Counts one more connection of p's uid. Called with the lock held. */
+static int uid_take(struct admit *a, const struct peer *p) {
+	struct uid_count *e;
+
+	if (!p->has_creds)
+		return 0;
+	if ((a->uids_used + 1) * 2 > a->uids_cap && uids_grow(a) < 0)
+		return -ENOMEM;
+	e = &a->uids[uid_slot(a, p->uid)];
+	if (e->count == 0) {
+		e->uid = p->uid;
+		a->uids_used++;
+	}
+	e->count++;
+	return 0;
+}
+
 bool admit_peer_allowed(const struct ipcd_config *c, const struct peer *p) {
 	if (c->allow_uids.n == 0 && c->allow_gids.n == 0)
 		return true;
@@ -151,20 +168,21 @@ enum admit_result admit_check(struct admit *a, const struct ipcd_config *c, cons
 	else if (p->has_creds && c->max_connections_per_uid > 0 &&
 		 uid_count(a, p->uid) >= c->max_connections_per_uid)
 		r = ADMIT_MAX_CONNECTIONS_PER_UID;
-	else if (p->has_creds) {
-		if ((a->uids_used + 1) * 2 > a->uids_cap && uids_grow(a) < 0)
-			/* Without the table the per-UID limit cannot be kept: refuse, as over it. */
-			r = ADMIT_MAX_CONNECTIONS_PER_UID;
-		else {
-			struct uid_count *e = &a->uids[uid_slot(a, p->uid)];
-			if (e->count == 0) {
-				e->uid = p->uid;
-				a->uids_used++;
-			}
-			e->count++;
-		}
-	}
+	else if (uid_take(a, p) < 0)
+		/* Without the table the per-UID limit cannot be kept: refuse, as over it. */
+		r = ADMIT_MAX_CONNECTIONS_PER_UID;
 	if (r == ADMIT_OK)
+		atomic_fetch_add(&a->active, 1);
+	pthread_mutex_unlock(&a->lock);
+	return r;
+}
+
+int admit_adopt(struct admit *a, const struct peer *p) {
+	int r;
+
+	pthread_mutex_lock(&a->lock);
+	r = uid_take(a, p);
+	if (r >= 0)
 		atomic_fetch_add(&a->active, 1);
 	pthread_mutex_unlock(&a->lock);
 	return r;

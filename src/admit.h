@@ -43,6 +43,10 @@ struct admit *admit_free(struct admit *a);
  */
 enum admit_result admit_check(struct admit *a, const struct ipcd_config *c, const struct peer *p,
 			      uint64_t now_nsec);
+/* Counts a connection a previous instance admitted (from the fd store): no limit applies, a
+ * restart must not drop what was already open. -ENOMEM if the per-UID table cannot grow. */
+int admit_adopt(struct admit *a, const struct peer *p);
+
 /* Returns how many connections remain admitted. */
 uint64_t admit_release(struct admit *a, const struct peer *p);
 

@@ -42,6 +42,7 @@ struct ipcd_config {
 	uint64_t workers;
 	uint64_t shutdown_timeout_usec;
 	uint64_t exit_on_idle_usec;
+	bool preserve_connections;
 	uint64_t log_level;
 	bool log_connections;
 	uint64_t stats_interval_usec;

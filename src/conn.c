@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "conn.h"
+#include "fdstore.h"
 #include "log.h"
 #include "macro.h"
 #include "parse.h"
@@ -329,7 +330,7 @@ static uint32_t conn_wanted_events(const struct conn *c) {
 
 	if (c->pending)
 		e |= EPOLLOUT;
-	if (!c->read_eof && !conn_byte_limit_reached(c) &&
+	if (!c->read_eof && !c->preserving && !conn_byte_limit_reached(c) &&
 	    (c->kind == CONN_STREAM ? held < c->config->buffer_size : !c->pending))
 		e |= EPOLLIN;
 	return e;
@@ -345,6 +346,16 @@ static void conn_settle(struct conn *c) {
 	}
 	if (!c->pending && conn_byte_limit_reached(c)) {
 		conn_close(c, CLOSE_BYTES);
+		return;
+	}
+	if (!c->pending && c->preserving) {
+		/* Every echo is out: what the peer sends next waits in the socket for the next
+		 * instance. If the hand-over fails, the peer sees the connection end. */
+		int r = fdstore_save(&c->fd, 1);
+		if (r < 0 && log_ratelimit_ok(LOG_EVENT_DISCONNECT))
+			log_warning_errno(r, "Failed to hand connection %llu to the fd store, "
+					  "closing: %m", (unsigned long long)c->id);
+		conn_close(c, r < 0 ? CLOSE_SHUTDOWN : CLOSE_PRESERVED);
 		return;
 	}
 	want = conn_wanted_events(c);
@@ -407,6 +418,11 @@ void conn_attach(struct conn *c, struct worker *w) {
 		return;
 	}
 	c->events = EPOLLIN;
+}
+
+void conn_preserve(struct conn *c) {
+	c->preserving = true;
+	conn_settle(c);
 }
 
 void conn_set_config(struct conn *c, struct ipcd_config *config) {

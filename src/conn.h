@@ -33,6 +33,7 @@ struct conn {
 	uint32_t events; /* what the poller waits for; 0 while not registered */
 	bool admitted;	 /* holds a slot in admit; released on close */
 	bool read_eof;
+	bool preserving; /* on the way to the fd store: no more reads, pending still flushed */
 	struct peer peer; /* peer.groups is NULL after admission */
 	uint64_t id;
 	uint64_t start_usec, last_usec; /* CLOCK_MONOTONIC */
@@ -56,6 +57,10 @@ struct conn *conn_close(struct conn *c, enum close_reason reason);
 
 /* On the worker's thread: serve under c from now on (datagram sockets, after a reload). */
 void conn_set_config(struct conn *c, struct ipcd_config *config);
+
+/* SIGTERM with preserve_connections: stop reading, flush what is held, then hand the fd to
+ * the service manager (see fdstore.h). May close c at once. */
+void conn_preserve(struct conn *c);
 
 /* Closes the connection if a time limit has passed. */
 void conn_check_timeouts(struct conn *c, uint64_t now_usec);

@@ -17,6 +17,7 @@
 #include <systemd/sd-event.h>
 
 #include "conf.h"
+#include "fdstore.h"
 #include "listen.h"
 #include "log.h"
 #include "macro.h"
@@ -194,6 +195,10 @@ static int on_stop_timeout(sd_event_source *t _unused_, uint64_t now _unused_, v
 /* SIGTERM, SIGINT or exit_on_idle: stop accepting, let connections finish, then exit. */
 static void server_stop(struct server *s, const char *why) {
 	uint64_t timeout = s->config->shutdown_timeout_usec;
+	/* SIGTERM is how systemd stops and restarts us: keep connections if it can hold them.
+	 * SIGINT is a person at a terminal, and exit_on_idle has nothing to keep: drain. */
+	bool preserve = s->config->preserve_connections && fdstore_available() &&
+			strcmp(why, "SIGTERM") == 0;
 	char d[FORMAT_DURATION_MAX];
 	int r;
 
@@ -202,10 +207,12 @@ static void server_stop(struct server *s, const char *why) {
 	s->stopping = true;
 	listeners_set_enabled(s, false);
 	(void)sd_event_source_set_enabled(s->idle_timer, SD_EVENT_OFF); /* NULL-safe */
-	notify("STOPPING=1\nSTATUS=Stopping, draining connections");
-	log_notice("Stopping on %s: draining %llu connections for up to %s", why,
+	notify(preserve ? "STOPPING=1\nSTATUS=Stopping, handing connections to the fd store"
+			: "STOPPING=1\nSTATUS=Stopping, draining connections");
+	log_notice("Stopping on %s: %s %llu connections (up to %s)", why,
+		   preserve ? "handing to the fd store" : "draining",
 		   (unsigned long long)admit_active(s->admit), format_duration(d, sizeof(d), timeout));
-	worker_pool_drain(&s->workers, timeout);
+	worker_pool_drain(&s->workers, timeout, preserve);
 	r = sd_event_add_time_relative(s->event, &s->stop_timer, CLOCK_MONOTONIC,
 				       timeout + STOP_GRACE_USEC, USEC_PER_MSEC, on_stop_timeout, s);
 	if (r < 0)
@@ -357,7 +364,7 @@ static void server_done(struct server *s) {
 
 	/* After a failure the workers were never told to stop: close everything now. */
 	if (!worker_pool_all_exited(&s->workers))
-		worker_pool_drain(&s->workers, 0);
+		worker_pool_drain(&s->workers, 0, false);
 	workers_gone = worker_pool_stop(&s->workers, STOP_GRACE_USEC) >= 0;
 
 	s->stop_timer = sd_event_source_disable_unref(s->stop_timer);
@@ -481,11 +488,12 @@ static int run(void) {
 		  &(struct log_fields){ .has_bytes = true, .bytes = t.bytes, .has_duration = true,
 					.duration_usec = monotonic_usec() - s.start_usec },
 		  "Stopped after %s: %llu connections, %s echoed, %llu refused, %llu denied, %llu "
-		  "cut off by shutdown",
+		  "cut off by shutdown, %llu handed to the fd store",
 		  format_timespan(d, sizeof(d), monotonic_usec() - s.start_usec),
 		  (unsigned long long)t.accepted, format_size(size, sizeof(size), t.bytes),
 		  (unsigned long long)t.refused, (unsigned long long)t.denied,
-		  (unsigned long long)t.closed_by[CLOSE_SHUTDOWN]);
+		  (unsigned long long)t.closed_by[CLOSE_SHUTDOWN],
+		  (unsigned long long)t.closed_by[CLOSE_PRESERVED]);
 	return r;
 }
 

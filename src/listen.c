@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "conn.h"
+#include "fdstore.h"
 #include "listen.h"
 #include "log.h"
 #include "macro.h"
@@ -55,6 +56,11 @@ void listeners_free(struct server *s) {
 	free(s->listeners);
 	s->listeners = NULL;
 	s->n_listeners = 0;
+	for (size_t i = 0; i < s->n_adopted; i++)
+		safe_close(s->adopted[i]);
+	free(s->adopted);
+	s->adopted = NULL;
+	s->n_adopted = 0;
 }
 
 static int listeners_add(struct server *s, int fd, int family, int type, const char *name,
@@ -108,10 +114,25 @@ static const char *family_name(int family) {
 							       : "non-IP";
 }
 
-/* One fd from systemd: must be a socket ipcd can serve, listening unless it is datagram. */
+/* A connection the previous instance handed to the fd store: kept until workers exist. */
+static int connection_keep(struct server *s, int fd) {
+	int *a = reallocarray(s->adopted, s->n_adopted + 1, sizeof(int));
+
+	if (!a)
+		return log_error_errno(-ENOMEM, "Failed to keep stored connection fd %d: %m", fd);
+	s->adopted = a;
+	s->adopted[s->n_adopted++] = fd;
+	return 0;
+}
+
+/* One fd from systemd: a stored connection, or a socket ipcd can serve, listening unless it is
+ * datagram. */
 static int listener_adopt(struct server *s, int fd, const char *name) {
 	int family, type, r;
 	socklen_t len = sizeof(int);
+
+	if (fdstore_is_connection(fd, name))
+		return connection_keep(s, fd);
 
 	r = sd_is_socket(fd, AF_UNSPEC, 0, -1);
 	if (r < 0)
@@ -421,7 +442,48 @@ static int on_accept(sd_event_source *src _unused_, int lfd, uint32_t revents _u
 	return 0;
 }
 
+/* Stored connections come back as they left: counted, but past every limit, since a restart
+ * must not drop what was open. Their time limits start afresh. */
+static void connections_adopt(struct server *s) {
+	uint64_t now = now_usec(s), n = 0;
+
+	for (size_t i = 0; i < s->n_adopted; i++) {
+		int fd = TAKE_FD(s->adopted[i]), family = AF_UNSPEC, type = SOCK_STREAM, r;
+		socklen_t len = sizeof(int);
+		struct conn *c;
+		struct peer p;
+
+		if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &len) < 0 ||
+		    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
+		    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
+		    (type != SOCK_STREAM && type != SOCK_SEQPACKET) ||
+		    peer_from_socket(fd, family, false, NULL, 0, &p) < 0) {
+			log_warning("Stored fd %d is not a connection ipcd can serve, closing it", fd);
+			safe_close(fd);
+			continue;
+		}
+		r = admit_adopt(s->admit, &p);
+		if (r >= 0 &&
+		    (r = conn_new(fd, type == SOCK_SEQPACKET ? CONN_SEQPACKET : CONN_STREAM, &p, true,
+				  s->config, ++s->next_conn_id, now, &c)) < 0)
+			admit_release(s->admit, &p);
+		if (r < 0) {
+			log_warning_errno(r, "Failed to adopt stored connection, closing it: %m");
+			safe_close(fd);
+			continue;
+		}
+		s->stats.accepted++;
+		worker_pool_submit(&s->workers, c);
+		n++;
+	}
+	s->n_adopted = 0;
+	if (n > 0)
+		log_notice("Adopted %llu connection%s from the fd store", (unsigned long long)n,
+			   n == 1 ? "" : "s");
+}
+
 int listeners_start(struct server *s) {
+	connections_adopt(s);
 	for (size_t i = 0; i < s->n_listeners; i++) {
 		struct listener *l = s->listeners[i];
 		int r;

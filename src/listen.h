@@ -11,7 +11,8 @@
  */
 int listeners_open(struct server *s, char *const *paths, size_t n_paths);
 
-/* Starts accepting (stream, seqpacket) or serving (datagram, handed to a worker). */
+/* Starts accepting (stream, seqpacket) or serving (datagram, handed to a worker), after
+ * handing the connections a previous instance stored to the workers. */
 int listeners_start(struct server *s);
 
 /* Stops or resumes accepting; sockets stay open, so clients wait in the backlog. */

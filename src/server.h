@@ -22,6 +22,8 @@ struct server {
 	struct worker_pool workers;
 	struct listener **listeners;
 	size_t n_listeners;
+	int *adopted; /* connections from the fd store, until workers take them */
+	size_t n_adopted;
 	bool accept_paused; /* after EMFILE and friends, until resume_timer fires */
 	sd_event_source *resume_timer;
 	int workers_fd; /* eventfd the workers poke: "none left" or "exited" */

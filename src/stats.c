@@ -15,6 +15,7 @@ static const char *const close_reason_names[_CLOSE_MAX] = {
 	[CLOSE_MESSAGE_SIZE] = "max-message-size",
 	[CLOSE_NO_MEMORY] = "out-of-memory",
 	[CLOSE_SHUTDOWN] = "shutdown",
+	[CLOSE_PRESERVED] = "preserved",
 };
 
 const char *close_reason_to_string(enum close_reason r) {
@@ -22,7 +23,7 @@ const char *close_reason_to_string(enum close_reason r) {
 }
 
 bool close_reason_is_limit(enum close_reason r) {
-	return r != CLOSE_EOF && r != CLOSE_ERROR && r != CLOSE_SHUTDOWN;
+	return r != CLOSE_EOF && r != CLOSE_ERROR && r != CLOSE_SHUTDOWN && r != CLOSE_PRESERVED;
 }
 
 void stats_sum(const struct server_stats *s, const struct worker_stats *const *workers,

@@ -17,6 +17,7 @@ enum close_reason {
 	CLOSE_MESSAGE_SIZE, /* limits.max_message_size (seqpacket) */
 	CLOSE_NO_MEMORY,    /* a pending buffer could not be allocated */
 	CLOSE_SHUTDOWN,	    /* still open when the drain ran out */
+	CLOSE_PRESERVED,    /* handed to the service manager's fd store for the next instance */
 	_CLOSE_MAX,
 };
 

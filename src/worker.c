@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "conn.h"
+#include "fdstore.h"
 #include "log.h"
 #include "macro.h"
 #include "worker.h"
@@ -97,11 +98,54 @@ static int worker_on_drain_timeout(sd_event_source *s _unused_, uint64_t now _un
 	return sd_event_exit(w->event, 0);
 }
 
+#define PRESERVE_BATCH 128
+
+static void worker_store_batch(struct conn **batch, size_t n) {
+	int fds[PRESERVE_BATCH] = { 0 };
+	int r;
+
+	for (size_t i = 0; i < n; i++)
+		fds[i] = batch[i]->fd;
+	r = fdstore_save(fds, n);
+	if (r < 0)
+		log_warning_errno(r, "Failed to hand %zu connections to the fd store, closing them: %m",
+				  n);
+	for (size_t i = 0; i < n; i++)
+		conn_close(batch[i], r < 0 ? CLOSE_SHUTDOWN : CLOSE_PRESERVED);
+}
+
+/* Most connections hold no echo at this moment: those go to the fd store in batches, the
+ * others one by one once their echo is out (conn_preserve). */
+static void worker_preserve_all(struct worker *w) {
+	struct conn *batch[PRESERVE_BATCH], *c = w->conns, *next;
+	size_t n = 0;
+
+	for (; c; c = next) {
+		next = c->next; /* closing earlier ones below leaves this link alone */
+		if (c->kind == CONN_DGRAM)
+			continue;
+		if (c->pending || c->read_eof) {
+			conn_preserve(c);
+			continue;
+		}
+		c->preserving = true;
+		batch[n++] = c;
+		if (n == PRESERVE_BATCH) {
+			worker_store_batch(batch, n);
+			n = 0;
+		}
+	}
+	if (n > 0)
+		worker_store_batch(batch, n);
+}
+
 static int worker_start_drain(struct worker *w) {
 	int r;
 
 	w->draining = true;
 	worker_close_all(w, true); /* datagram sockets: stop receiving now */
+	if (atomic_load(&w->preserve))
+		worker_preserve_all(w);
 	if (w->n_conns == 0)
 		return sd_event_exit(w->event, 0);
 	r = sd_event_add_time_relative(w->event, &w->drain_timer, CLOCK_MONOTONIC,
@@ -253,7 +297,7 @@ int worker_pool_start(size_t n, struct admit *admit, int server_fd, struct worke
 	*ret = p;
 	return 0;
 fail:
-	worker_pool_drain(&p, 0);
+	worker_pool_drain(&p, 0, false);
 	(void)worker_pool_stop(&p, 5 * USEC_PER_SEC);
 	return r;
 }
@@ -280,10 +324,11 @@ void worker_pool_submit(struct worker_pool *p, struct conn *c) {
 	(void)!write(best->inbox_fd, &(uint64_t){ 1 }, sizeof(uint64_t)); /* see notify_server */
 }
 
-void worker_pool_drain(struct worker_pool *p, uint64_t timeout_usec) {
+void worker_pool_drain(struct worker_pool *p, uint64_t timeout_usec, bool preserve) {
 	for (size_t i = 0; i < p->n; i++) {
 		struct worker *w = p->workers[i];
 		atomic_store(&w->drain_timeout_usec, timeout_usec);
+		atomic_store(&w->preserve, preserve);
 		atomic_store(&w->drain_requested, true);
 		(void)!write(w->inbox_fd, &(uint64_t){ 1 }, sizeof(uint64_t));
 	}

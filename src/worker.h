@@ -31,6 +31,7 @@ struct worker {
 	atomic_bool drain_requested;
 	atomic_bool exited;
 	atomic_uint_fast64_t drain_timeout_usec; /* stored before drain_requested */
+	atomic_bool preserve; /* drain into the fd store instead; stored before drain_requested */
 	bool draining;
 	struct conn *conns;
 	size_t n_conns; /* stream and seqpacket connections in conns */
@@ -56,8 +57,9 @@ int worker_pool_start(size_t n, struct admit *admit, int server_fd, struct worke
 void worker_pool_submit(struct worker_pool *p, struct conn *c);
 
 /* Each worker keeps serving its connections until they close or timeout_usec passes, then
- * closes the rest and exits. */
-void worker_pool_drain(struct worker_pool *p, uint64_t timeout_usec);
+ * closes the rest and exits. With preserve, it stops reading instead, flushes, and hands every
+ * connection to the fd store (those it cannot flush within timeout_usec are closed). */
+void worker_pool_drain(struct worker_pool *p, uint64_t timeout_usec, bool preserve);
 
 bool worker_pool_all_exited(struct worker_pool *p);
 

@@ -11,6 +11,10 @@ import time
 
 from conftest import connect, is_closed_by_peer, recv_exact, recv_until_eof
 
+# The harness is a service manager (it sets NOTIFY_SOCKET), so SIGTERM would hand connections
+# to the fd store (tested in test_fdstore.py); these tests are about draining them.
+DRAIN = "preserve_connections = false;\n"
+
 STOPPED = r"Stopped after .*: (\d+) connections, .*, (\d+) cut off by shutdown"
 
 
@@ -38,7 +42,7 @@ def stopped(d):
 
 
 def test_sigterm_drains_bytes_in_flight(ipcd):
-    d = ipcd("limits = { buffer_size = 4096; max_message_size = 4096; };\n"
+    d = ipcd(DRAIN + "limits = { buffer_size = 4096; max_message_size = 4096; };\n"
              "shutdown_timeout = 10;\n").start_ready()
     with connect(d.sock) as c:
         sent = fill_until_stuck(c, 1 << 20)
@@ -53,7 +57,7 @@ def test_sigterm_drains_bytes_in_flight(ipcd):
 
 
 def test_shutdown_timeout_cuts_off_a_client_that_stays(ipcd):
-    d = ipcd("shutdown_timeout = 1;\n").start_ready()
+    d = ipcd(DRAIN + "shutdown_timeout = 1;\n").start_ready()
     with connect(d.sock) as c:
         c.sendall(b"here to stay")
         assert recv_exact(c, 12) == b"here to stay"
@@ -68,7 +72,7 @@ def test_shutdown_timeout_cuts_off_a_client_that_stays(ipcd):
 
 
 def test_no_new_connections_during_drain(ipcd):
-    d = ipcd().start_ready()
+    d = ipcd(DRAIN).start_ready()
     old = connect(d.sock)
     old.sendall(b"before")
     assert recv_exact(old, 6) == b"before"
