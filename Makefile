@@ -84,12 +84,16 @@ $(BUILD) $(BUILD)/tests:
 	mkdir -p $@
 
 # `make check` proves everything twice: the normal build, then ASan+UBSan.
-# Every suite runs even when an earlier one fails; the summary decides.
+# Every suite runs even when an earlier one fails; the summary decides. The end-to-end test
+# boots systemd in a container once, with the normal build installed into it.
 check: deps
 	-@$(MAKE) --no-print-directory test
 	-@$(MAKE) --no-print-directory SANITIZE=1 test
-	@echo "== make check: normal and ASan+UBSan builds"
-	@tests/summarize build/results.txt build/asan/results.txt
+	@echo "== end-to-end: ipcd under systemd as PID 1 (systemd-nspawn)"
+	@rm -f build/results-e2e.txt
+	-@tests/e2e/run build/results-e2e.txt $(abspath build)
+	@echo "== make check: normal and ASan+UBSan builds, end-to-end"
+	@tests/summarize build/results.txt build/asan/results.txt build/results-e2e.txt
 
 test: all $(UNITS)
 	@rm -f $(BUILD)/results.txt
