@@ -61,7 +61,7 @@ PYTEST ?= pytest-3
 # Test objects are intermediates; keep them so a second `make` rebuilds nothing.
 .SECONDARY:
 
-.PHONY: all check test unit integration lint-man deps demo install uninstall clean fmt
+.PHONY: all check test unit integration lint-man deps demo soak install uninstall clean fmt
 
 all: $(BUILD)/ipcd $(BUILD)/ipc-client
 
@@ -121,6 +121,10 @@ lint-man:
 
 deps:
 	@tests/install-deps
+
+# Minutes-long tests (scale, a long load with reloads and restarts); figures go to bench/results/.
+soak: deps all
+	@tests/soak/run $(abspath $(BUILD))
 
 demo: deps all
 	@./demo.sh $(BUILD) conf/ipcd.conf

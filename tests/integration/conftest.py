@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 import pytest
@@ -97,21 +98,35 @@ def is_closed_by_peer(s, timeout=5.0):
 
 
 class Notify:
-    """The NOTIFY_SOCKET end of the sd_notify protocol."""
+    """The NOTIFY_SOCKET end of the sd_notify protocol. A thread reads it all the time, as a
+    service manager does: sd_notify() blocks when the socket's queue (net.unix.max_dgram_qlen,
+    10 messages) is full, and a reader that only looks now and then would stall ipcd."""
 
     def __init__(self, path):
         self.path = path
         self.messages = []
+        self.lock = threading.Lock()
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(path)
-        self.sock.setblocking(False)
+        self.sock.settimeout(0.1)
+        self.closing = False
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        while not self.closing:
+            try:
+                m = self.sock.recv(4096).decode()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self.lock:
+                self.messages.append(m)
 
     def poll(self):
-        while True:
-            try:
-                self.messages.append(self.sock.recv(4096).decode())
-            except BlockingIOError:
-                return self.messages
+        with self.lock:
+            return list(self.messages)
 
     def find(self, needle, start=0):
         """Index of the first message at or after start containing needle, or None."""
@@ -129,6 +144,8 @@ class Notify:
                 if line.startswith("STATUS=")]
 
     def close(self):
+        self.closing = True
+        self.reader.join(5)
         self.sock.close()
 
 
