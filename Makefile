@@ -89,11 +89,19 @@ $(BUILD) $(BUILD)/tests:
 check: deps
 	-@$(MAKE) --no-print-directory test
 	-@$(MAKE) --no-print-directory SANITIZE=1 test
+	@echo "== analysis: ELF hardening, cppcheck and clang-tidy, ThreadSanitizer, valgrind"
+	@rm -f build/results-analyze.txt
+	-@tests/analyze/hardening build/results-analyze.txt
+	-@tests/analyze/static build/results-analyze.txt
+	-@tests/analyze/tsan build/results-analyze.txt
+	-@IPCD=$(abspath build/ipcd) IPC_CLIENT=$(abspath build/ipc-client) \
+		tests/analyze/valgrind build/results-analyze.txt
 	@echo "== end-to-end: ipcd under systemd as PID 1 (systemd-nspawn)"
 	@rm -f build/results-e2e.txt
 	-@tests/e2e/run build/results-e2e.txt $(abspath build)
-	@echo "== make check: normal and ASan+UBSan builds, end-to-end"
-	@tests/summarize build/results.txt build/asan/results.txt build/results-e2e.txt
+	@echo "== make check: normal and ASan+UBSan builds, analysis, end-to-end"
+	@tests/summarize build/results.txt build/asan/results.txt build/results-analyze.txt \
+		build/results-e2e.txt
 
 test: all $(UNITS)
 	@rm -f $(BUILD)/results.txt
@@ -115,9 +123,9 @@ integration: all
 		$(PYTEST) -q tests/integration
 
 lint-man:
-	@if mandoc -Tlint -Wwarning man/*.[0-9]; then echo "lint-man: 1 passed, 0 failed"; r=1p; \
-	else echo "lint-man: 0 passed, 1 failed"; r=1f; fi; \
-	[ -z "$(RESULTS)" ] || echo "$$r" >> $(RESULTS); [ "$$r" = 1p ]
+	@if mandoc -Tlint -Wwarning man/*.[0-9]; then echo "lint-man: 1 passed, 0 failed"; r="1 0"; \
+	else echo "lint-man: 0 passed, 1 failed"; r="0 1"; fi; \
+	[ -z "$(RESULTS)" ] || echo "lint-man $$r" >> $(RESULTS); [ "$$r" = "1 0" ]
 
 deps:
 	@tests/install-deps

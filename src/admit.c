@@ -165,11 +165,11 @@ enum admit_result admit_check(struct admit *a, const struct ipcd_config *c, cons
 		r = ADMIT_RATE;
 	else if (atomic_load(&a->active) >= c->max_connections)
 		r = ADMIT_MAX_CONNECTIONS;
-	else if (p->has_creds && c->max_connections_per_uid > 0 &&
-		 uid_count(a, p->uid) >= c->max_connections_per_uid)
-		r = ADMIT_MAX_CONNECTIONS_PER_UID;
-	else if (uid_take(a, p) < 0)
-		/* Without the table the per-UID limit cannot be kept: refuse, as over it. */
+	/* Over the per-UID limit, or the table that keeps it cannot grow: refuse, as over it.
+	 * uid_take() counts the connection when it succeeds. */
+	else if ((p->has_creds && c->max_connections_per_uid > 0 &&
+		  uid_count(a, p->uid) >= c->max_connections_per_uid) ||
+		 uid_take(a, p) < 0)
 		r = ADMIT_MAX_CONNECTIONS_PER_UID;
 	if (r == ADMIT_OK)
 		atomic_fetch_add(&a->active, 1);

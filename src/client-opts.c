@@ -197,9 +197,13 @@ static uint64_t max_message(int type) {
 /* net.unix.max_dgram_qlen: datagrams a unix socket queues before its sender must wait. */
 static uint64_t max_dgram_queue(void) {
 	_cleanup_fclose_ FILE *f = fopen("/proc/sys/net/unix/max_dgram_qlen", "re");
-	unsigned long long n;
+	char line[32];
+	uint64_t n;
 
-	if (!f || fscanf(f, "%llu", &n) != 1 || n == 0)
+	if (!f || !fgets(line, sizeof(line), f))
+		return UINT64_MAX;
+	line[strcspn(line, "\n")] = '\0';
+	if (parse_uint64(line, &n) < 0 || n == 0)
 		return UINT64_MAX;
 	return n;
 }

@@ -527,6 +527,7 @@ static int lookup_id(bool user, const char *name, uint32_t *ret) {
 
 		if (!buf)
 			return -ENOMEM;
+		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): freed by _cleanup_free_ */
 		r = user ? getpwnam_r(name, &pw, buf, size, &pwp)
 			 : getgrnam_r(name, &gr, buf, size, &grp);
 		if (r == ERANGE && size < 1024 * 1024) {
@@ -566,6 +567,7 @@ static int parse_ids(const struct setting *st, const config_setting_t *s, struct
 			long long x = config_setting_get_int64(e);
 			/* (uint32_t)-1 is the kernel's "no id" and matches nobody */
 			if (x < 0 || x >= UINT32_MAX) {
+				/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): _cleanup_free_ */
 				snprintf(reason, len, "%lld is not a valid %s", x, what);
 				return -EINVAL;
 			}

@@ -61,7 +61,7 @@ int conn_new(int fd, enum conn_kind kind, const struct peer *peer, bool admitted
 struct conn *conn_free(struct conn *c) {
 	if (!c)
 		return NULL;
-	if (c->events)
+	if (c->events && c->worker) /* registered only once attached to a worker */
 		poller_remove(c->worker->poller, c->fd);
 	safe_close(c->fd);
 	free(c->pending);

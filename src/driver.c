@@ -577,6 +577,7 @@ static void *thread_main(void *userdata) {
 	if (aborted)
 		return NULL;
 	thread_connect_all(t);
+	/* NOLINTNEXTLINE(bugprone-posix-return): glibc's SERIAL_THREAD is -1 */
 	if (pthread_barrier_wait(&d->barrier) == PTHREAD_BARRIER_SERIAL_THREAD) {
 		d->t0_nsec = now_nsec();
 		d->measure_from_nsec = d->t0_nsec + d->p.warmup_usec * NSEC_PER_USEC;

@@ -99,5 +99,10 @@ int main(int argc, char **argv) {
 		fprintf(stderr, "ipc-client: %s\n", strerror(-r));
 		return EXIT_FAILURE;
 	}
+	/* A report that never reached its reader is no result: say so, and fail. */
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "ipc-client: failed to write the report: %s\n", strerror(errno));
+		return EXIT_FAILURE;
+	}
 	return r;
 }

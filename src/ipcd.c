@@ -448,7 +448,10 @@ static int run(void) {
 				       s.config_path);
 	if (arg_check_config) {
 		conf_dump(s.config, stdout);
-		return fflush(stdout) == 0 ? 0 : -EIO;
+		if (fflush(stdout) != 0 || ferror(stdout))
+			return log_error_errno(errno > 0 ? -errno : -EIO,
+					       "Failed to write the configuration: %m");
+		return 0;
 	}
 	server_apply_log_level(&s);
 	s.start_usec = monotonic_usec();

@@ -67,6 +67,7 @@ static int listeners_add(struct server *s, int fd, int family, int type, const c
 			 const char *unlink_path) {
 	struct listener **a, *l;
 
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 	a = reallocarray(s->listeners, s->n_listeners + 1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;

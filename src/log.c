@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "parse.h"
 
 #define RATELIMIT_INTERVAL_USEC (5 * USEC_PER_SEC)
 #define RATELIMIT_BURST 10
@@ -51,11 +52,16 @@ static struct ratelimit ratelimits[_LOG_EVENT_MAX];
 /* systemd sets $JOURNAL_STREAM to "DEV:INODE" of the stream it connected to stderr. If stderr
  * is still that stream, structured entries can go to the journal directly. */
 static bool stderr_is_journal(void) {
-	const char *e = getenv("JOURNAL_STREAM");
-	unsigned long long dev, ino;
+	const char *e = getenv("JOURNAL_STREAM"), *colon;
+	char dev_text[21]; /* UINT64_MAX has 20 digits */
+	uint64_t dev, ino;
 	struct stat st;
 
-	if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2)
+	if (!e || !(colon = strchr(e, ':')) || (size_t)(colon - e) >= sizeof(dev_text))
+		return false;
+	memcpy(dev_text, e, (size_t)(colon - e));
+	dev_text[colon - e] = '\0';
+	if (parse_uint64(dev_text, &dev) < 0 || parse_uint64(colon + 1, &ino) < 0)
 		return false;
 	if (fstat(STDERR_FILENO, &st) < 0)
 		return false;

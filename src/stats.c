@@ -53,9 +53,9 @@ void stats_sum(const struct server_stats *s, const struct worker_stats *const *w
 
 void stats_status_text(const struct stats_totals *t, char *buf, size_t len) {
 	char size[FORMAT_SIZE_MAX];
+	uint64_t turned_away = t->refused + t->denied;
 
 	snprintf(buf, len, "%llu connection%s, %s echoed, %llu refused",
 		 (unsigned long long)t->active, t->active == 1 ? "" : "s",
-		 format_size(size, sizeof(size), t->bytes),
-		 (unsigned long long)(t->refused + t->denied));
+		 format_size(size, sizeof(size), t->bytes), (unsigned long long)turned_away);
 }

@@ -280,6 +280,7 @@ int worker_pool_start(size_t n, struct admit *admit, int server_fd, struct worke
 	struct worker_pool p = { .n = 0 };
 	int r;
 
+	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
 	p.workers = calloc(n, sizeof(*p.workers));
 	if (!p.workers)
 		return -ENOMEM;
@@ -289,6 +290,7 @@ int worker_pool_start(size_t n, struct admit *admit, int server_fd, struct worke
 			goto fail;
 		p.n++;
 		/* Signals stay blocked in workers: the main thread's mask is inherited. */
+		/* NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): worker_new() set it */
 		r = -pthread_create(&p.workers[i]->thread, NULL, worker_main, p.workers[i]);
 		if (r < 0)
 			goto fail;
@@ -303,11 +305,12 @@ fail:
 }
 
 void worker_pool_submit(struct worker_pool *p, struct conn *c) {
-	struct worker *best = NULL;
-	uint64_t best_load = UINT64_MAX;
+	/* A pool has at least one worker. Load counts what is still in an inbox too, so a burst
+	 * of accepts spreads out. */
+	struct worker *best = p->workers[0];
+	uint64_t best_load = best->assigned - stats_get(&best->stats.finished);
 
-	/* Load counts what is still in an inbox too, so a burst of accepts spreads out. */
-	for (size_t i = 0; i < p->n; i++) {
+	for (size_t i = 1; i < p->n; i++) {
 		struct worker *w = p->workers[i];
 		uint64_t load = w->assigned - stats_get(&w->stats.finished);
 		if (load < best_load) {

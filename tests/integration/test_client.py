@@ -619,3 +619,13 @@ def test_idle_timeout_spares_busy_connections(ipcd):
     assert_no_errors(r)
     assert "(idle)" not in d.log()
     assert d.stop() == 0
+
+
+def test_a_report_that_cannot_be_written_is_a_failure(ipcd):
+    d = ipcd("").start_ready()
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([IPC_CLIENT, "load", "-s", d.sock, "-t", "0.2", "--json"],
+                           stdout=full, stderr=subprocess.PIPE, text=True, timeout=30)
+    assert r.returncode == 1
+    assert "failed to write the report" in r.stderr
+    assert d.stop() == 0

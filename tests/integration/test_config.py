@@ -89,3 +89,11 @@ def test_daemon_never_runs_on_a_bad_file(ipcd):
     assert d.wait_exit() == 1
     assert d.notify.find("READY=1") is None
     assert "ipcd.conf:1: limits.max_connections = 0: out of range" in d.log()
+
+
+def test_check_config_that_cannot_be_written_is_a_failure():
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([IPCD, "--check-config", "-c", "/dev/null"], stdout=full,
+                           stderr=subprocess.PIPE, text=True, timeout=10)
+    assert r.returncode == 1
+    assert "Failed to write the configuration" in r.stderr
