@@ -90,12 +90,16 @@ check: deps
 	-@$(MAKE) --no-print-directory test
 	-@$(MAKE) --no-print-directory SANITIZE=1 test
 	@echo "== analysis: ELF hardening, cppcheck and clang-tidy, ThreadSanitizer, valgrind"
+	@$(MAKE) --no-print-directory SANITIZE=1 all
 	@rm -f build/results-analyze.txt
 	-@tests/analyze/hardening build/results-analyze.txt
 	-@tests/analyze/static build/results-analyze.txt
 	-@tests/analyze/tsan build/results-analyze.txt
 	-@IPCD=$(abspath build/ipcd) IPC_CLIENT=$(abspath build/ipc-client) \
 		tests/analyze/valgrind build/results-analyze.txt
+	@echo "== allocation failures: every Nth malloc refused, normal and ASan builds"
+	-@IPCD=$(abspath build/ipcd) IPCD_ASAN=$(abspath build/asan/ipcd) \
+		tests/faults/run build/results-analyze.txt
 	@echo "== end-to-end: ipcd under systemd as PID 1 (systemd-nspawn)"
 	@rm -f build/results-e2e.txt
 	-@tests/e2e/run build/results-e2e.txt $(abspath build)

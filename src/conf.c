@@ -758,8 +758,9 @@ static void check_unknown(struct loader *l, const config_setting_t *group, const
 		char full[256];
 		const char *hint;
 
+		/* libconfig leaves a name NULL when its own strdup() failed. */
 		snprintf(full, sizeof(full), "%s%s%s", prefix, *prefix ? "." : "",
-			 config_setting_name(s));
+			 config_setting_name(s) ? config_setting_name(s) : "(unnamed)");
 		if (is_setting_name(full))
 			continue;
 		if (!*prefix && is_group_name(full, strlen(full))) {

@@ -304,9 +304,10 @@ static void server_reload(struct server *s) {
 	notify(msg);
 	r = conf_load(s->config_path, s->config_must_exist, report_error, &n_errors, &next);
 	if (r < 0)
-		log_event(LOG_EVENT_RELOAD, LOG_ERR, &(struct log_fields){ .reason = "invalid" },
-			  "Reloading '%s' failed, keeping the previous configuration",
-			  s->config_path);
+		log_event(LOG_EVENT_RELOAD, LOG_ERR,
+			  &(struct log_fields){ .reason = r == -ENOMEM ? "out-of-memory" : "invalid" },
+			  "Reloading '%s' failed%s, keeping the previous configuration",
+			  s->config_path, r == -ENOMEM ? " (out of memory)" : "");
 	else {
 		n_changed = conf_diff(s->config, next, log_change, NULL);
 		conf_unref(s->config);
@@ -415,6 +416,8 @@ static int server_start(struct server *s) {
 	r = sd_event_add_io(s->event, &s->workers_source, s->workers_fd, EPOLLIN, on_workers, s);
 	if (r < 0)
 		return log_error_errno(r, "Failed to watch workers: %m");
+	/* A worker that stopped (on_workers fails) ends the daemon: nobody serves its connections. */
+	(void)sd_event_source_set_exit_on_failure(s->workers_source, true);
 	r = worker_pool_start(worker_count(s->config), s->admit, s->workers_fd, &s->workers);
 	if (r < 0)
 		return log_error_errno(r, "Failed to start workers: %m");
@@ -443,6 +446,8 @@ static int run(void) {
 	s.config_path = arg_config ? arg_config : SYSCONFDIR "/ipcd/ipcd.conf";
 	s.config_must_exist = arg_config != NULL;
 	r = conf_load(s.config_path, s.config_must_exist, report_error, &n_errors, &s.config);
+	if (r == -ENOMEM)
+		return log_error_errno(r, "Failed to load configuration '%s': %m", s.config_path);
 	if (r < 0)
 		return log_error_errno(r, "Configuration '%s' is not valid, not starting",
 				       s.config_path);
@@ -483,7 +488,7 @@ static int run(void) {
 		  s.n_listeners, s.n_listeners == 1 ? "" : "s", s.workers.n,
 		  s.workers.n == 1 ? "" : "s");
 
-	r = sd_event_loop(s.event);
+	r = worker_run_loop(s.event, "Main");
 	if (r < 0)
 		log_error_errno(r, "Event loop failed: %m");
 	server_totals(&s, &t);

@@ -196,11 +196,41 @@ static int worker_on_inbox(sd_event_source *s _unused_, int fd, uint32_t revents
 	return 0;
 }
 
+#define LOOP_RETRY_NSEC (10 * 1000 * 1000)
+#define LOOP_RETRIES_MAX 100 /* a second of failing at once: the memory is not coming back */
+
+static uint64_t monotonic_usec(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
+}
+
+int worker_run_loop(sd_event *e, const char *name) {
+	unsigned retries = 0;
+
+	for (;;) {
+		uint64_t start = monotonic_usec();
+		int r = sd_event_loop(e);
+
+		/* A failed sd_event_wait() leaves the loop INITIAL, ready to run again; an exit
+		 * leaves it FINISHED. */
+		if (r != -ENOMEM || sd_event_get_state(e) != SD_EVENT_INITIAL)
+			return r;
+		if (monotonic_usec() - start >= USEC_PER_SEC)
+			retries = 0; /* it ran a while since the last failure: a new shortage */
+		if (retries++ >= LOOP_RETRIES_MAX)
+			return r;
+		if (retries == 1)
+			log_warning_errno(r, "%s event loop ran out of memory, retrying: %m", name);
+		(void)nanosleep(&(struct timespec){ .tv_nsec = LOOP_RETRY_NSEC }, NULL);
+	}
+}
+
 static void *worker_main(void *userdata) {
 	struct worker *w = userdata;
 	int r;
 
-	r = sd_event_loop(w->event);
+	r = worker_run_loop(w->event, "Worker");
 	if (r < 0)
 		log_error_errno(r, "Worker %u event loop failed: %m", w->index);
 	worker_close_all(w, false);
