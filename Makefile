@@ -97,6 +97,8 @@ check: deps
 	-@tests/analyze/tsan build/results-analyze.txt
 	-@IPCD=$(abspath build/ipcd) IPC_CLIENT=$(abspath build/ipc-client) \
 		tests/analyze/valgrind build/results-analyze.txt
+	@echo "== fuzzing: config loader, size/time parsers, ipc-client options (libFuzzer, 30 s each)"
+	-@tests/fuzz/run build/results-analyze.txt 30
 	@echo "== allocation failures: every Nth malloc refused, normal and ASan builds"
 	-@IPCD=$(abspath build/ipcd) IPCD_ASAN=$(abspath build/asan/ipcd) \
 		tests/faults/run build/results-analyze.txt

@@ -299,6 +299,9 @@ static int collect(int argc, char **argv, struct given *g, struct client_opts *o
 		case ':':
 			return fail(err, len, "option '%s' needs an argument", argv[optind - 1]);
 		case '?':
+			/* Inside a cluster ("-Zq") optind has not moved on: optopt names it. */
+			if (optopt)
+				return fail(err, len, "unknown option '-%c'", optopt);
 			return fail(err, len, "unknown option '%s'", argv[optind - 1]);
 		default:
 			g->set[c] = true;

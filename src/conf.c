@@ -46,6 +46,9 @@ struct setting {
 };
 
 #define SEC(s) ((uint64_t)(s) * USEC_PER_SEC)
+/* The longest value text: 64 socket addresses of up to 107 bytes, each quote escaped; or 1024
+ * ids of up to 11 characters. */
+#define VALUE_MAX (CONF_LISTEN_MAX * (2 * 108 + 4) + 8)
 #define AT(field) offsetof(struct ipcd_config, field)
 
 /* Rows of one group are adjacent: the dump opens a group when the prefix changes. */
@@ -209,8 +212,12 @@ static void value_text(const struct ipcd_config *c, const struct setting *st, ch
 	case KIND_GIDS: {
 		const struct id_list *l = p;
 		o = (size_t)snprintf(buf, len, "[");
-		for (size_t i = 0; i < l->n && o < len; i++)
-			o += (size_t)snprintf(buf + o, len - o, "%s%" PRIu32, i ? ", " : " ", l->ids[i]);
+		for (size_t i = 0; i < l->n && o < len; i++) {
+			o += (size_t)snprintf(buf + o, len - o, "%s", i ? ", " : " ");
+			if (o < len)
+				int_text(buf + o, len - o, l->ids[i]); /* > 2^31 needs its L */
+			o = strlen(buf);
+		}
 		if (o < len)
 			snprintf(buf + o, len - o, " ]");
 		return;
@@ -316,7 +323,8 @@ struct loader {
 	struct loader_error errors[LOADER_ERRORS_MAX];
 	size_t n_kept;
 	bool bad[ARRAY_SIZE(settings)];
-	char literal[32]; /* an integer as written, when libconfig read something else */
+	int bad_lines[LOADER_ERRORS_MAX]; /* lines with a truncated literal: reported already */
+	size_t n_bad_lines;
 };
 
 _printf_(3, 4) static void report(struct loader *l, int line, const char *fmt, ...) {
@@ -395,28 +403,25 @@ static void written_text(const config_setting_t *s, char *buf, size_t len) {
 	}
 }
 
+static bool line_has_bad_literal(const struct loader *l, int line) {
+	for (size_t i = 0; i < l->n_bad_lines; i++)
+		if (l->bad_lines[i] == line)
+			return true;
+	return false;
+}
+
 static void setting_error(struct loader *l, const struct setting *st, const config_setting_t *s,
 			  const char *reason) {
 	char value[256], allowed[256];
 
-	if (l->literal[0])
-		snprintf(value, sizeof(value), "%s", l->literal);
-	else
-		written_text(s, value, sizeof(value));
-	l->literal[0] = '\0';
+	l->bad[st - settings] = true;
+	/* Its value was read truncated and has been reported as such: once is enough. */
+	if (line_has_bad_literal(l, config_setting_source_line(s)))
+		return;
+	written_text(s, value, sizeof(value));
 	allowed_text(st, allowed, sizeof(allowed));
 	report(l, config_setting_source_line(s), "%s = %s: %s (allowed: %s)", st->name, value,
 	       reason, allowed);
-	l->bad[st - settings] = true;
-}
-
-static const char *line_of(const char *text, unsigned line) {
-	for (unsigned i = 1; i < line && text; i++) {
-		text = strchr(text, '\n');
-		if (text)
-			text++;
-	}
-	return text;
 }
 
 static bool is_name_char(char c) {
@@ -424,58 +429,129 @@ static bool is_name_char(char c) {
 	       c == '_' || c == '-' || c == '*';
 }
 
-/*
- * libconfig 1.5 reads an integer literal without an "L" suffix as 32 bits and silently
- * truncates it (5000000000 becomes 705032704). Compare the value with the literal as written
- * on the setting's line; false means the file says something else than what was read.
- */
-static bool plain_int_is_exact(struct loader *l, const config_setting_t *s) {
-	const char *name = config_setting_name(s);
-	const char *p = line_of(l->text, config_setting_source_line(s)), *end;
-	size_t n;
-
-	if (!name || !p || config_setting_source_file(s))
-		return true; /* list element or included file: nothing to compare with */
-	end = strchrnul(p, '\n');
-	n = strlen(name);
-	for (const char *q = p; (q = memmem(q, (size_t)(end - q), name, n)); q += n) {
-		const char *r = q + n;
-		if (q > p && is_name_char(q[-1]))
-			continue;
-		while (*r == ' ' || *r == '\t')
-			r++;
-		if (*r != '=' && *r != ':')
-			continue;
-		r++;
-		while (*r == ' ' || *r == '\t')
-			r++;
-		bool hex = r[0] == '0' && (r[1] == 'x' || r[1] == 'X');
-		char *e;
-		errno = 0;
-		long long lit = strtoll(r, &e, hex ? 16 : 10);
-		if (errno == 0 && lit == config_setting_get_int64(s))
-			return true;
-		snprintf(l->literal, sizeof(l->literal), "%.*s", (int)MIN(e - r, 31), r);
-		return false;
-	}
-	return true;
+static bool is_digit(char c) {
+	return c >= '0' && c <= '9';
 }
 
-static int parse_number(struct loader *l, const struct setting *st, const config_setting_t *s,
+static bool is_hex_digit(char c) {
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* The setting an integer literal belongs to, as far as the scan can tell: the groups it is in
+ * and the last "name =" before it. */
+struct literal_owner {
+	char path[256];
+	size_t group_len[8]; /* path length at each open group */
+	size_t depth;
+	char name[64];
+};
+
+static void owner_text(const struct literal_owner *o, char *buf, size_t len) {
+	snprintf(buf, len, "%s%s%s", o->path, *o->path && *o->name ? "." : "", o->name);
+}
+
+static void check_int_literal(struct loader *l, const struct literal_owner *o, int line,
+			      const char *s, const char *end, bool hex) {
+	char literal[40], owner[320];
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, NULL, hex ? 16 : 10);
+	if (errno == 0 && v >= INT32_MIN && v <= INT32_MAX)
+		return;
+	snprintf(literal, sizeof(literal), "%.*s", (int)MIN(end - s, 32), s);
+	owner_text(o, owner, sizeof(owner));
+	report(l, line,
+	       "%s%s%s: too large for a plain integer, write it with an L suffix (%sL) or, for a "
+	       "size or a duration, as a string with a unit",
+	       owner, *owner ? " = " : "", literal, literal);
+	if (l->n_bad_lines < ARRAY_SIZE(l->bad_lines))
+		l->bad_lines[l->n_bad_lines++] = line;
+}
+
+/*
+ * libconfig 1.5 reads an integer literal without an "L" suffix as 32 bits and silently
+ * truncates it: 5000000000 becomes 705032704, and 4294967296 in a uid list becomes 0, root.
+ * So, before anything is read, every integer literal is checked as the file writes it, wherever
+ * it stands; comments and strings are skipped. @include is refused: an included file would
+ * escape this check and the size limit, and ipcd's configuration is one file. Returns false
+ * if the file must not be given to libconfig at all (it would open the included file).
+ */
+static bool check_int_literals(struct loader *l) {
+	struct literal_owner o = { .depth = 0 };
+	const char *p = l->text;
+	bool include = false;
+	int line = 1;
+
+	while (*p) {
+		const char *s = p;
+
+		if (*p == '\n') {
+			line++;
+			p++;
+		} else if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
+			p = strchrnul(p, '\n');
+		} else if (p[0] == '/' && p[1] == '*') {
+			for (p += 2; *p && !(p[0] == '*' && p[1] == '/'); p++)
+				line += *p == '\n';
+			p += *p ? 2 : 0;
+		} else if (*p == '"') {
+			for (p++; *p && *p != '"'; p++) {
+				if (*p == '\\' && p[1])
+					p++;
+				line += *p == '\n';
+			}
+			p += *p ? 1 : 0;
+		} else if (*p == '@') {
+			if (strncmp(p, "@include", 8) == 0) {
+				report(l, line, "@include is not supported: ipcd reads one file");
+				include = true;
+			}
+			p = strchrnul(p, '\n');
+		} else if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '*') {
+			while (is_name_char(*p))
+				p++;
+			const char *q = p + strspn(p, " \t\r\n");
+			if (*q == '=' || *q == ':')
+				snprintf(o.name, sizeof(o.name), "%.*s", (int)(p - s), s);
+		} else if (*p == '{') {
+			if (o.depth < ARRAY_SIZE(o.group_len)) {
+				size_t len = strlen(o.path);
+				o.group_len[o.depth++] = len;
+				snprintf(o.path + len, sizeof(o.path) - len, "%s%s", len ? "." : "", o.name);
+			}
+			o.name[0] = '\0';
+			p++;
+		} else if (*p == '}') {
+			if (o.depth > 0)
+				o.path[o.group_len[--o.depth]] = '\0';
+			p++;
+		} else if (is_digit(*p) || ((*p == '-' || *p == '+') && is_digit(p[1]))) {
+			bool hex;
+			p += *p == '-' || *p == '+';
+			hex = p[0] == '0' && (p[1] == 'x' || p[1] == 'X');
+			for (p += hex ? 2 : 0; hex ? is_hex_digit(*p) : is_digit(*p); p++)
+				;
+			if (!hex && (*p == '.' || *p == 'e' || *p == 'E'))
+				p += strspn(p, "0123456789.eE+-"); /* a float: not ours to check */
+			else if (*p == 'L')
+				p += p[1] == 'L' ? 2 : 1; /* 64 bits, as asked */
+			else
+				check_int_literal(l, &o, line, s, p, hex);
+		} else
+			p++;
+	}
+	return !include;
+}
+
+static int parse_number(const struct setting *st, const config_setting_t *s,
 			uint64_t *ret, char *reason, size_t len) {
 	bool with_unit = st->kind == KIND_SIZE || st->kind == KIND_SECONDS;
 	uint64_t scale = st->kind == KIND_SECONDS ? USEC_PER_SEC : 1, v;
 	int r;
 
 	switch (config_setting_type(s)) {
-	case CONFIG_TYPE_INT:
-		if (!plain_int_is_exact(l, s)) {
-			snprintf(reason, len, "too large for a plain integer, write it with an L "
-					      "suffix%s",
-				 with_unit ? " or as a string with a unit" : "");
-			return -EINVAL;
-		}
-		_fallthrough_;
+	case CONFIG_TYPE_INT: /* check_int_literals() saw it was not truncated */
 	case CONFIG_TYPE_INT64: {
 		long long i = config_setting_get_int64(s);
 		if (i < 0 || (uint64_t)i > UINT64_MAX / scale) {
@@ -643,7 +719,7 @@ fail:
 	return -EINVAL;
 }
 
-static int parse_setting(struct loader *l, const struct setting *st, const config_setting_t *s,
+static int parse_setting(const struct setting *st, const config_setting_t *s,
 			 struct ipcd_config *c, char *reason, size_t len) {
 	void *p = (char *)c + st->offset;
 	const char *str;
@@ -652,7 +728,7 @@ static int parse_setting(struct loader *l, const struct setting *st, const confi
 	case KIND_COUNT:
 	case KIND_SIZE:
 	case KIND_SECONDS:
-		return parse_number(l, st, s, p, reason, len);
+		return parse_number(st, s, p, reason, len);
 	case KIND_BOOL:
 		if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
 			snprintf(reason, len, "must be true or false");
@@ -840,6 +916,8 @@ static int conf_parse(struct loader *l, config_t *cfg, struct ipcd_config **ret)
 	int r;
 
 	r = read_file(l->path, &text);
+	if (r >= 0 && !text)
+		r = -EIO; /* read_file() sets text whenever it succeeds; say so to the analyzer too */
 	if (r < 0) {
 		report(l, 0, "cannot read: %s",
 		       r == -EFBIG	 ? "larger than 1 MiB"
@@ -848,6 +926,8 @@ static int conf_parse(struct loader *l, config_t *cfg, struct ipcd_config **ret)
 		return r;
 	}
 	l->text = text;
+	if (!check_int_literals(l))
+		return -EINVAL;
 	if (!config_read_string(cfg, text)) {
 		report(l, config_error_line(cfg), "syntax error: %s", config_error_text(cfg));
 		return -EINVAL;
@@ -861,7 +941,7 @@ static int conf_parse(struct loader *l, config_t *cfg, struct ipcd_config **ret)
 
 		if (!s)
 			continue;
-		r = parse_setting(l, &settings[i], s, c, reason, sizeof(reason));
+		r = parse_setting(&settings[i], s, c, reason, sizeof(reason));
 		if (r == -ENOMEM)
 			return r;
 		if (r < 0)
@@ -905,7 +985,7 @@ void conf_dump(const struct ipcd_config *c, FILE *f) {
 		const struct setting *st = &settings[i];
 		const char *dot = strchr(st->name, '.');
 		size_t len = dot ? (size_t)(dot - st->name) : 0;
-		char value[4096];
+		char value[VALUE_MAX];
 
 		if (group && (len != group_len || strncmp(group, st->name, len) != 0)) {
 			fputs("};\n", f);
@@ -928,7 +1008,7 @@ unsigned conf_diff(const struct ipcd_config *old, const struct ipcd_config *new,
 	unsigned n = 0;
 
 	for (size_t i = 0; i < ARRAY_SIZE(settings); i++) {
-		char a[4096], b[4096];
+		char a[VALUE_MAX], b[VALUE_MAX];
 		value_text(old, &settings[i], a, sizeof(a));
 		value_text(new, &settings[i], b, sizeof(b));
 		if (strcmp(a, b) != 0) {

@@ -57,7 +57,9 @@ struct ipcd_config *conf_new_default(void);
 /*
  * Reads and validates path into a new configuration. A missing file gives the defaults when
  * !must_exist. Every problem is reported through report before returning; on any problem the
- * result is -EINVAL (or -ENOMEM) and nothing is returned: never half a configuration.
+ * result is negative (-EINVAL for the file's content, -ENOMEM, or why it could not be read:
+ * -ENOENT, -EFBIG, -EBADMSG for a NUL byte, …) and nothing is returned: never half a
+ * configuration.
  */
 int conf_load(const char *path, bool must_exist, conf_report_fn report, void *userdata,
 	      struct ipcd_config **ret);

@@ -102,7 +102,11 @@ static int parse_argv(int argc, char **argv) {
 			log_usage_error("option '%s' needs an argument", argv[optind - 1]);
 			return -EINVAL;
 		default:
-			log_usage_error("unknown option '%s'", argv[optind - 1]);
+			/* Inside a cluster ("-vZ") optind has not moved on: optopt names it. */
+			if (optopt)
+				log_usage_error("unknown option '-%c'", optopt);
+			else
+				log_usage_error("unknown option '%s'", argv[optind - 1]);
 			return -EINVAL;
 		}
 	if (optind < argc) {

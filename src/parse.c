@@ -33,20 +33,23 @@ static bool is_digit(char c) {
 	return c >= '0' && c <= '9';
 }
 
-/* Reads a run of at least one decimal digit at *p, advancing *p past it. */
+/* Reads a run of at least one decimal digit at *p, advancing *p past all of it even when it
+ * overflows (-ERANGE), so that the caller can still tell junk after it (-EINVAL first). */
 static int parse_digits(const char **p, uint64_t *ret) {
 	uint64_t v = 0;
+	bool overflow = false;
 
 	if (!is_digit(**p))
 		return -EINVAL;
 	for (; is_digit(**p); (*p)++) {
 		unsigned d = (unsigned)(**p - '0');
 		if (v > (UINT64_MAX - d) / 10)
-			return -ERANGE;
-		v = v * 10 + d;
+			overflow = true;
+		else
+			v = v * 10 + d;
 	}
 	*ret = v;
-	return 0;
+	return overflow ? -ERANGE : 0;
 }
 
 int parse_uint64(const char *s, uint64_t *ret) {
@@ -56,10 +59,10 @@ int parse_uint64(const char *s, uint64_t *ret) {
 	if (!s)
 		return -EINVAL;
 	r = parse_digits(&s, &v);
+	if (r == -EINVAL || *s)
+		return -EINVAL;
 	if (r < 0)
 		return r;
-	if (*s)
-		return -EINVAL;
 	*ret = v;
 	return 0;
 }
@@ -72,13 +75,14 @@ static int parse_with_units(const char *s, const struct unit *units, size_t n_un
 			    uint64_t default_factor, bool case_fold, uint64_t *ret) {
 	uint64_t whole, frac = 0, frac_scale = 1, factor = 0;
 	const char *p = s;
-	int r;
+	int overflow;
 
 	if (!s)
 		return -EINVAL;
-	r = parse_digits(&p, &whole);
-	if (r < 0)
-		return r;
+	/* An overflow counts only once the whole string has turned out to be well formed. */
+	overflow = parse_digits(&p, &whole);
+	if (overflow == -EINVAL)
+		return -EINVAL;
 	if (*p == '.') {
 		p++;
 		if (!is_digit(*p))
@@ -103,7 +107,7 @@ static int parse_with_units(const char *s, const struct unit *units, size_t n_un
 	if (factor == 0)
 		return -EINVAL;
 
-	if (whole > UINT64_MAX / factor)
+	if (overflow < 0 || whole > UINT64_MAX / factor)
 		return -ERANGE;
 	uint64_t v = whole * factor;
 	if (frac > 0) {

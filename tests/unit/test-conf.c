@@ -112,6 +112,13 @@ static const struct {
 	{ "limits = { max_connection_bytes = 5000000000; };\n", 1,
 	  "limits.max_connection_bytes = 5000000000: too large for a plain integer, write it with "
 	  "an L suffix" },
+	/* libconfig would read these truncated: 4294967296 as uid 0, root. */
+	{ "access = { allow_uids = [ 4294967296 ]; };\n", 1,
+	  "access.allow_uids = 4294967296: too large for a plain integer" },
+	{ "limits = {\n max_connection_bytes\n  = 5000000000;\n};\n", 3,
+	  "limits.max_connection_bytes = 5000000000: too large for a plain integer" },
+	{ "limits = { idle_timeout = 0x100000000; };\n", 1, "= 0x100000000: too large" },
+	{ "@include \"other.conf\"\n", 1, "@include is not supported" },
 	{ "limits = { max_connection_bytes = \"5E\"; };\n", 1,
 	  "limits.max_connection_bytes = \"5E\": not a size" },
 	{ "limits = { max_connection_bytes = 4611686018427387905L; };\n", 1,
@@ -160,6 +167,19 @@ TEST(bad_values_name_file_line_setting_and_allowed) {
 			ASSERT_FAIL_("case %zu: got %u message(s):\n%swanted %s%s", i, ms.n, ms.text,
 				     prefix, bad[i].message);
 	}
+}
+
+TEST(literals_in_comments_and_strings_are_not_numbers) {
+	struct ipcd_config *c = NULL;
+	struct messages ms;
+	ASSERT_EQ(load_text("# 99999999999\n/* max_connections = 5000000000 */ limits = {\n"
+			    "  max_connections = 10; // 77777777777\n};\n"
+			    "listen = [ \"/tmp/88888888888.sock\" ];\n",
+			    &ms, &c),
+		  0);
+	ASSERT_EQ(ms.n, 0);
+	ASSERT_EQ(c->max_connections, 10);
+	conf_unref(c);
 }
 
 TEST(every_error_is_reported_in_line_order) {

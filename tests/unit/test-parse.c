@@ -20,6 +20,9 @@ TEST(uint64_accepts_digits_only) {
 	ASSERT_EQ(parse_uint64(" 1", &v), -EINVAL);
 	ASSERT_EQ(parse_uint64("1 ", &v), -EINVAL);
 	ASSERT_EQ(parse_uint64("12a", &v), -EINVAL);
+	ASSERT_EQ(parse_uint64("99999999999999999999x", &v), -EINVAL); /* junk before range */
+	ASSERT_EQ(parse_size("99999999999999999999Q", &v), -EINVAL);
+	ASSERT_EQ(parse_size("99999999999999999999K", &v), -ERANGE);
 	ASSERT_EQ(parse_uint64(NULL, &v), -EINVAL);
 }
 
