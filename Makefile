@@ -179,6 +179,7 @@ clean:
 	rm -rf build
 
 fmt:
-	clang-format -i src/*.c src/*.h tests/unit/*.c tests/unit/*.h
+	clang-format -i src/*.c src/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/fuzz/*.h \
+		tests/faults/*.c
 
 -include $(wildcard $(BUILD)/*.d $(BUILD)/tests/*.d)

@@ -11,7 +11,7 @@
 /* Who is on the other end of a connection, as the kernel says (SO_PEERCRED, SO_PEERGROUPS). */
 struct peer {
 	bool has_creds; /* false for TCP peers: they have no uid to check */
-	pid_t pid;	/* 0 when the peer is in another pid namespace */
+	pid_t pid;      /* 0 when the peer is in another pid namespace */
 	uid_t uid;
 	gid_t gid;
 	const gid_t *groups; /* supplementary groups; only read during admit_check() */
@@ -20,9 +20,9 @@ struct peer {
 
 enum admit_result {
 	ADMIT_OK,
-	ADMIT_DENIED,		       /* not in access.allow_uids / allow_gids */
-	ADMIT_RATE,		       /* limits.accept_rate */
-	ADMIT_MAX_CONNECTIONS,	       /* limits.max_connections */
+	ADMIT_DENIED,                  /* not in access.allow_uids / allow_gids */
+	ADMIT_RATE,                    /* limits.accept_rate */
+	ADMIT_MAX_CONNECTIONS,         /* limits.max_connections */
 	ADMIT_MAX_CONNECTIONS_PER_UID, /* limits.max_connections_per_uid */
 	_ADMIT_MAX,
 	_ADMIT_INVALID = -EINVAL,

@@ -32,11 +32,12 @@
 #define COUNT_MAX 1000000000
 
 #define BIT(c) (1u << (c))
-#define ALL_COMMANDS (BIT(CMD_LOAD) | BIT(CMD_PING) | BIT(CMD_RATE) | BIT(CMD_SUITE) | BIT(CMD_ECHO))
+#define ALL_COMMANDS                                                                               \
+	(BIT(CMD_LOAD) | BIT(CMD_PING) | BIT(CMD_RATE) | BIT(CMD_SUITE) | BIT(CMD_ECHO))
 #define RUNS (BIT(CMD_LOAD) | BIT(CMD_RATE) | BIT(CMD_SUITE))
 
 static const char *const command_names[_CMD_MAX] = {
-	[CMD_LOAD] = "load", [CMD_PING] = "ping", [CMD_RATE] = "rate",
+	[CMD_LOAD] = "load",   [CMD_PING] = "ping", [CMD_RATE] = "rate",
 	[CMD_SUITE] = "suite", [CMD_ECHO] = "echo",
 };
 
@@ -92,24 +93,30 @@ static void help(void) {
 	       "Pushes measured, verified traffic through an echo server.\n"
 	       "\n"
 	       "Commands:\n"
-	       "  load            closed loop: each connection sends a chunk, reads its echo, repeats\n"
+	       "  load            closed loop: each connection sends a chunk, reads its echo, "
+	       "repeats\n"
 	       "  ping            one connection, one round trip at a time, like ping(8)\n"
-	       "  rate            open loop at a fixed rate; latency counted from the scheduled send\n"
+	       "  rate            open loop at a fixed rate; latency counted from the scheduled "
+	       "send\n"
 	       "  suite qt        the Qt local-socket benchmark matrix, as one table\n"
 	       "  echo            stdin to the server, its echo to stdout\n"
 	       "\n"
 	       "Options:\n"
-	       "  -s, --socket PATH|@NAME  server socket (default: $IPCD_SOCKET, else %s/ipcd/ipcd.sock)\n"
+	       "  -s, --socket PATH|@NAME  server socket (default: $IPCD_SOCKET, else "
+	       "%s/ipcd/ipcd.sock)\n"
 	       "      --type TYPE          stream, seqpacket or dgram (default: stream)\n"
 	       "  -c, --connections N      connections (load, rate; default 1)\n"
 	       "  -b, --chunk SIZE         bytes per message (load 4K, rate 64, ping 64)\n"
-	       "  -n, --bytes SIZE         load: bytes per connection; ping: COUNT round trips (10)\n"
+	       "  -n, --bytes SIZE         load: bytes per connection; ping: COUNT round trips "
+	       "(10)\n"
 	       "      --total SIZE         load: bytes over all connections\n"
 	       "  -t, --time TIME          load, rate: run this long (default 5s)\n"
 	       "      --depth K            load: chunks in flight per connection (default 1)\n"
 	       "  -r, --rate N             rate: messages per second over all connections (1000)\n"
-	       "  -j, --threads N          threads (default: one per CPU, at most one per connection)\n"
-	       "  -i, --interval TIME      ping: time between round trips (1s); others: a line per TIME\n"
+	       "  -j, --threads N          threads (default: one per CPU, at most one per "
+	       "connection)\n"
+	       "  -i, --interval TIME      ping: time between round trips (1s); others: a line per "
+	       "TIME\n"
 	       "      --warmup TIME        load, rate: leave the first TIME out of the figures\n"
 	       "      --verify, --no-verify  check every echoed byte (default: on)\n"
 	       "      --json, --csv        machine-readable result on stdout\n"
@@ -120,9 +127,12 @@ static void help(void) {
 	       "      --version            print the version and exit\n"
 	       "  -h, --help               print this help and exit\n"
 	       "\n"
-	       "SIZE takes K, M, G, T (powers of 1024) or KiB, MiB, GiB, TiB. TIME takes us, ms, s,\n"
-	       "min or h; a bare number is seconds. Exit status: 0 all traffic echoed and verified,\n"
-	       "1 the run had errors, 2 usage error, 3 could not connect at all. See ipc-client(1).\n",
+	       "SIZE takes K, M, G, T (powers of 1024) or KiB, MiB, GiB, TiB. TIME takes us, ms, "
+	       "s,\n"
+	       "min or h; a bare number is seconds. Exit status: 0 all traffic echoed and "
+	       "verified,\n"
+	       "1 the run had errors, 2 usage error, 3 could not connect at all. See "
+	       "ipc-client(1).\n",
 	       RUNSTATEDIR);
 }
 
@@ -167,7 +177,8 @@ static int parse_number(const char *opt, const char *value, enum number_kind kin
 			    : kind == NUM_TIME ? ", with us, ms, s, min or h"
 					       : "");
 	if (r < 0 || v < min || v > max)
-		return fail(err, len, "%s '%s': out of range (allowed: %s to %s)", opt, value, lo, hi);
+		return fail(err, len, "%s '%s': out of range (allowed: %s to %s)", opt, value, lo,
+			    hi);
 	*ret = v;
 	return 0;
 }
@@ -290,22 +301,24 @@ static int collect(int argc, char **argv, struct given *g, struct client_opts *o
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":s:c:b:n:t:r:j:i:qh", options, NULL)) >= 0)
 		switch (c) {
-		case 'h':
-			help();
-			return 1;
-		case OPT_VERSION:
-			printf("ipc-client %s\n", VERSION);
-			return 1;
-		case ':':
-			return fail(err, len, "option '%s' needs an argument", argv[optind - 1]);
-		case '?':
-			/* Inside a cluster ("-Zq") optind has not moved on: optopt names it. */
-			if (optopt)
-				return fail(err, len, "unknown option '-%c'", optopt);
-			return fail(err, len, "unknown option '%s'", argv[optind - 1]);
-		default:
-			g->set[c] = true;
-			g->value[c] = optarg;
+			case 'h':
+				help();
+				return 1;
+			case OPT_VERSION:
+				printf("ipc-client %s\n", VERSION);
+				return 1;
+			case ':':
+				return fail(err, len, "option '%s' needs an argument",
+					    argv[optind - 1]);
+			case '?':
+				/* Inside a cluster ("-Zq") optind has not moved on: optopt names
+				 * it. */
+				if (optopt)
+					return fail(err, len, "unknown option '-%c'", optopt);
+				return fail(err, len, "unknown option '%s'", argv[optind - 1]);
+			default:
+				g->set[c] = true;
+				g->value[c] = optarg;
 		}
 	if (optind < argc) {
 		if (o->command != CMD_SUITE || o->suite)
@@ -318,8 +331,7 @@ static int collect(int argc, char **argv, struct given *g, struct client_opts *o
 }
 
 /* Combinations that cannot work, found before anything is opened. */
-static int check_combinations(struct client_opts *o, const struct given *g, char *err,
-			      size_t len) {
+static int check_combinations(struct client_opts *o, const struct given *g, char *err, size_t len) {
 	char a[FORMAT_SIZE_MAX], b[FORMAT_SIZE_MAX];
 	int limits = g->set['n'] + g->set[OPT_TOTAL] + g->set['t'];
 
@@ -343,8 +355,8 @@ static int check_combinations(struct client_opts *o, const struct given *g, char
 				return fail(err, len,
 					    "--total %s is less than one chunk (-b %s) for each of "
 					    "the %" PRIu64 " connections",
-					    g->value[OPT_TOTAL], format_size(a, sizeof(a), o->chunk),
-					    o->connections);
+					    g->value[OPT_TOTAL],
+					    format_size(a, sizeof(a), o->chunk), o->connections);
 		}
 		if (o->depth * o->chunk > IN_FLIGHT_MAX)
 			return fail(err, len,
@@ -382,8 +394,8 @@ static int check_combinations(struct client_opts *o, const struct given *g, char
 
 #define NUMBER(code, opt, kind, min, max, field)                                                   \
 	do {                                                                                       \
-		if (g.set[code] &&                                                                 \
-		    (r = parse_number(opt, g.value[code], kind, min, max, &o.field, err, len)) < 0) \
+		if (g.set[code] && (r = parse_number(opt, g.value[code], kind, min, max, &o.field, \
+						     err, len)) < 0)                               \
 			return r;                                                                  \
 	} while (0)
 
@@ -399,7 +411,8 @@ int client_opts_parse(int argc, char **argv, struct client_opts *ret, char *err,
 	if (argv[1][0] == '-') {
 		/* Only --help and --version stand without a command. */
 		r = collect(argc, argv, &g, &o, err, len);
-		return r != 0 ? r : fail(err, len, "missing command (load, ping, rate, suite or echo)");
+		return r != 0 ? r
+			      : fail(err, len, "missing command (load, ping, rate, suite or echo)");
 	}
 	r = parse_command(argv[1], &o.command, err, len);
 	if (r < 0)
@@ -426,8 +439,10 @@ int client_opts_parse(int argc, char **argv, struct client_opts *ret, char *err,
 			 : strcmp(t, "dgram") == 0     ? SOCK_DGRAM
 						       : -1;
 		if (o.type < 0)
-			return fail(err, len, "--type '%s': not a socket type (allowed: stream, "
-					      "seqpacket, dgram)", t);
+			return fail(err, len,
+				    "--type '%s': not a socket type (allowed: stream, "
+				    "seqpacket, dgram)",
+				    t);
 	}
 	if (g.set[OPT_PROGRESS]) {
 		const char *p = g.value[OPT_PROGRESS];
@@ -438,8 +453,10 @@ int client_opts_parse(int argc, char **argv, struct client_opts *ret, char *err,
 		else if (strcmp(p, "never") == 0)
 			o.progress = PROGRESS_NEVER;
 		else
-			return fail(err, len, "--progress '%s': not a choice (allowed: auto, always, "
-					      "never)", p);
+			return fail(err, len,
+				    "--progress '%s': not a choice (allowed: auto, always, "
+				    "never)",
+				    p);
 	}
 	o.json = g.set[OPT_JSON];
 	o.csv = g.set[OPT_CSV];

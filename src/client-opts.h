@@ -45,12 +45,12 @@ struct client_opts {
 	uint64_t chunk;
 	enum load_limit limit;
 	uint64_t bytes_per_conn; /* -n for load */
-	uint64_t total_bytes;	 /* --total */
-	uint64_t duration_usec;	 /* -t */
+	uint64_t total_bytes;    /* --total */
+	uint64_t duration_usec;  /* -t */
 	uint64_t depth;
 	uint64_t rate; /* messages per second, for rate */
 
-	uint64_t count;		     /* ping -n */
+	uint64_t count;              /* ping -n */
 	uint64_t ping_interval_usec; /* ping --interval */
 	const char *suite;
 };

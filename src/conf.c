@@ -45,7 +45,7 @@ struct setting {
 	bool restart_only;
 };
 
-#define SEC(s) ((uint64_t)(s) * USEC_PER_SEC)
+#define SEC(s) ((uint64_t)(s)*USEC_PER_SEC)
 /* The longest value text: 64 socket addresses of up to 107 bytes, each quote escaped; or 1024
  * ids of up to 11 characters. */
 #define VALUE_MAX (CONF_LISTEN_MAX * (2 * 108 + 4) + 8)
@@ -53,16 +53,17 @@ struct setting {
 
 /* Rows of one group are adjacent: the dump opens a group when the prefix changes. */
 static const struct setting settings[] = {
-	{ "limits.max_connections", KIND_COUNT, AT(max_connections), 1024, 1, 1048576, NULL, false },
+	{ "limits.max_connections", KIND_COUNT, AT(max_connections), 1024, 1, 1048576, NULL,
+	  false },
 	{ "limits.max_connections_per_uid", KIND_COUNT, AT(max_connections_per_uid), 0, 0, 1048576,
 	  "off", false },
 	{ "limits.buffer_size", KIND_SIZE, AT(buffer_size), 65536, 512, 16 << 20, NULL, false },
 	{ "limits.max_message_size", KIND_SIZE, AT(max_message_size), 65536, 1, 16 << 20, NULL,
 	  false },
-	{ "limits.idle_timeout", KIND_SECONDS, AT(idle_timeout_usec), SEC(300), 0, SEC(86400), "off",
-	  false },
-	{ "limits.max_connection_bytes", KIND_SIZE, AT(max_connection_bytes), 0, 0, UINT64_C(1) << 62,
+	{ "limits.idle_timeout", KIND_SECONDS, AT(idle_timeout_usec), SEC(300), 0, SEC(86400),
 	  "off", false },
+	{ "limits.max_connection_bytes", KIND_SIZE, AT(max_connection_bytes), 0, 0,
+	  UINT64_C(1) << 62, "off", false },
 	{ "limits.max_connection_time", KIND_SECONDS, AT(max_connection_time_usec), 0, 0,
 	  SEC(UINT64_C(1) << 31), "off", false },
 	{ "limits.accept_rate", KIND_COUNT, AT(accept_rate), 0, 0, 10000000, "off", false },
@@ -77,8 +78,8 @@ static const struct setting settings[] = {
 	{ "preserve_connections", KIND_BOOL, AT(preserve_connections), 1, 0, 1, NULL, false },
 	{ "log.level", KIND_LEVEL, AT(log_level), LOG_INFO, LOG_ERR, LOG_DEBUG, NULL, false },
 	{ "log.connections", KIND_BOOL, AT(log_connections), 1, 0, 1, NULL, false },
-	{ "log.stats_interval", KIND_SECONDS, AT(stats_interval_usec), SEC(60), 0, SEC(86400), "off",
-	  false },
+	{ "log.stats_interval", KIND_SECONDS, AT(stats_interval_usec), SEC(60), 0, SEC(86400),
+	  "off", false },
 };
 
 static const char *const level_names[] = {
@@ -173,55 +174,56 @@ static void value_text(const struct ipcd_config *c, const struct setting *st, ch
 	size_t o = 0;
 
 	switch (st->kind) {
-	case KIND_COUNT:
-	case KIND_SIZE:
-		int_text(buf, len, *(const uint64_t *)p);
-		return;
-	case KIND_SECONDS: {
-		uint64_t usec = *(const uint64_t *)p;
-		char d[FORMAT_DURATION_MAX];
-		if (usec % USEC_PER_SEC == 0)
-			int_text(buf, len, usec / USEC_PER_SEC);
-		else
-			string_text(buf, len, format_duration(d, sizeof(d), usec));
-		return;
-	}
-	case KIND_BOOL:
-		snprintf(buf, len, "%s", *(const bool *)p ? "true" : "false");
-		return;
-	case KIND_LEVEL:
-		string_text(buf, len, level_names[*(const uint64_t *)p]);
-		return;
-	case KIND_MODE:
-		snprintf(buf, len, "\"%04" PRIo64 "\"", *(const uint64_t *)p);
-		return;
-	case KIND_SOCKETS: {
-		const struct str_list *l = p;
-		o = (size_t)snprintf(buf, len, "[");
-		for (size_t i = 0; i < l->n && o < len; i++) {
-			o += (size_t)snprintf(buf + o, len - o, "%s", i ? ", " : " ");
-			if (o < len)
-				string_text(buf + o, len - o, l->items[i]);
-			o = strlen(buf);
+		case KIND_COUNT:
+		case KIND_SIZE:
+			int_text(buf, len, *(const uint64_t *)p);
+			return;
+		case KIND_SECONDS: {
+			uint64_t usec = *(const uint64_t *)p;
+			char d[FORMAT_DURATION_MAX];
+			if (usec % USEC_PER_SEC == 0)
+				int_text(buf, len, usec / USEC_PER_SEC);
+			else
+				string_text(buf, len, format_duration(d, sizeof(d), usec));
+			return;
 		}
-		if (o < len)
-			snprintf(buf + o, len - o, " ]");
-		return;
-	}
-	case KIND_UIDS:
-	case KIND_GIDS: {
-		const struct id_list *l = p;
-		o = (size_t)snprintf(buf, len, "[");
-		for (size_t i = 0; i < l->n && o < len; i++) {
-			o += (size_t)snprintf(buf + o, len - o, "%s", i ? ", " : " ");
+		case KIND_BOOL:
+			snprintf(buf, len, "%s", *(const bool *)p ? "true" : "false");
+			return;
+		case KIND_LEVEL:
+			string_text(buf, len, level_names[*(const uint64_t *)p]);
+			return;
+		case KIND_MODE:
+			snprintf(buf, len, "\"%04" PRIo64 "\"", *(const uint64_t *)p);
+			return;
+		case KIND_SOCKETS: {
+			const struct str_list *l = p;
+			o = (size_t)snprintf(buf, len, "[");
+			for (size_t i = 0; i < l->n && o < len; i++) {
+				o += (size_t)snprintf(buf + o, len - o, "%s", i ? ", " : " ");
+				if (o < len)
+					string_text(buf + o, len - o, l->items[i]);
+				o = strlen(buf);
+			}
 			if (o < len)
-				int_text(buf + o, len - o, l->ids[i]); /* > 2^31 needs its L */
-			o = strlen(buf);
+				snprintf(buf + o, len - o, " ]");
+			return;
 		}
-		if (o < len)
-			snprintf(buf + o, len - o, " ]");
-		return;
-	}
+		case KIND_UIDS:
+		case KIND_GIDS: {
+			const struct id_list *l = p;
+			o = (size_t)snprintf(buf, len, "[");
+			for (size_t i = 0; i < l->n && o < len; i++) {
+				o += (size_t)snprintf(buf + o, len - o, "%s", i ? ", " : " ");
+				if (o < len)
+					int_text(buf + o, len - o,
+						 l->ids[i]); /* > 2^31 needs its L */
+				o = strlen(buf);
+			}
+			if (o < len)
+				snprintf(buf + o, len - o, " ]");
+			return;
+		}
 	}
 }
 
@@ -242,36 +244,40 @@ static void range_text(const struct setting *st, char *buf, size_t len, uint64_t
 
 static void allowed_text(const struct setting *st, char *buf, size_t len) {
 	switch (st->kind) {
-	case KIND_COUNT:
-		range_text(st, buf, len, 1, NULL, NULL);
-		return;
-	case KIND_SIZE:
-		range_text(st, buf, len, 1, "bytes", "\"64K\" or \"16MiB\"");
-		return;
-	case KIND_SECONDS:
-		range_text(st, buf, len, USEC_PER_SEC, "seconds", "\"90s\" or \"500ms\"");
-		return;
-	case KIND_BOOL:
-		snprintf(buf, len, "true or false");
-		return;
-	case KIND_LEVEL:
-		snprintf(buf, len, "\"err\", \"warning\", \"notice\", \"info\" or \"debug\"");
-		return;
-	case KIND_MODE:
-		snprintf(buf, len, "an octal string from \"0000\" to \"0777\"");
-		return;
-	case KIND_SOCKETS:
-		snprintf(buf, len, "a list of 1 to %d socket paths or \"@name\" abstract sockets",
-			 CONF_LISTEN_MAX);
-		return;
-	case KIND_UIDS:
-		snprintf(buf, len, "a list of up to %d user names or uids, empty for everyone",
-			 CONF_IDS_MAX);
-		return;
-	case KIND_GIDS:
-		snprintf(buf, len, "a list of up to %d group names or gids, empty for everyone",
-			 CONF_IDS_MAX);
-		return;
+		case KIND_COUNT:
+			range_text(st, buf, len, 1, NULL, NULL);
+			return;
+		case KIND_SIZE:
+			range_text(st, buf, len, 1, "bytes", "\"64K\" or \"16MiB\"");
+			return;
+		case KIND_SECONDS:
+			range_text(st, buf, len, USEC_PER_SEC, "seconds", "\"90s\" or \"500ms\"");
+			return;
+		case KIND_BOOL:
+			snprintf(buf, len, "true or false");
+			return;
+		case KIND_LEVEL:
+			snprintf(buf, len,
+				 "\"err\", \"warning\", \"notice\", \"info\" or \"debug\"");
+			return;
+		case KIND_MODE:
+			snprintf(buf, len, "an octal string from \"0000\" to \"0777\"");
+			return;
+		case KIND_SOCKETS:
+			snprintf(buf, len,
+				 "a list of 1 to %d socket paths or \"@name\" abstract sockets",
+				 CONF_LISTEN_MAX);
+			return;
+		case KIND_UIDS:
+			snprintf(buf, len,
+				 "a list of up to %d user names or uids, empty for everyone",
+				 CONF_IDS_MAX);
+			return;
+		case KIND_GIDS:
+			snprintf(buf, len,
+				 "a list of up to %d group names or gids, empty for everyone",
+				 CONF_IDS_MAX);
+			return;
 	}
 }
 
@@ -364,7 +370,8 @@ static void loader_flush(struct loader *l, conf_report_fn fn, void *userdata) {
 		free(l->errors[i].message);
 	}
 	if (l->n_errors > l->n_kept) {
-		snprintf(more, sizeof(more), "%s: %u more errors", l->path, l->n_errors - (unsigned)l->n_kept);
+		snprintf(more, sizeof(more), "%s: %u more errors", l->path,
+			 l->n_errors - (unsigned)l->n_kept);
 		fn(more, userdata);
 	}
 	l->n_kept = 0;
@@ -373,33 +380,35 @@ static void loader_flush(struct loader *l, conf_report_fn fn, void *userdata) {
 /* A setting's value as the file wrote it, for messages. */
 static void written_text(const config_setting_t *s, char *buf, size_t len) {
 	switch (config_setting_type(s)) {
-	case CONFIG_TYPE_INT:
-	case CONFIG_TYPE_INT64:
-		snprintf(buf, len, "%lld", config_setting_get_int64(s));
-		return;
-	case CONFIG_TYPE_FLOAT:
-		snprintf(buf, len, "%g", config_setting_get_float(s));
-		return;
-	case CONFIG_TYPE_BOOL:
-		snprintf(buf, len, "%s", config_setting_get_bool(s) ? "true" : "false");
-		return;
-	case CONFIG_TYPE_STRING:
-		string_text(buf, len, config_setting_get_string(s));
-		return;
-	case CONFIG_TYPE_GROUP:
-		snprintf(buf, len, "{ … }");
-		return;
-	default: {
-		size_t o = (size_t)snprintf(buf, len, config_setting_is_list(s) ? "(" : "[");
-		int n = config_setting_length(s);
-		for (int i = 0; i < n && o + 8 < len; i++) {
-			o += (size_t)snprintf(buf + o, len - o, "%s", i ? ", " : " ");
-			written_text(config_setting_get_elem(s, (unsigned)i), buf + o, len - o - 6);
-			o = strlen(buf);
+		case CONFIG_TYPE_INT:
+		case CONFIG_TYPE_INT64:
+			snprintf(buf, len, "%lld", config_setting_get_int64(s));
+			return;
+		case CONFIG_TYPE_FLOAT:
+			snprintf(buf, len, "%g", config_setting_get_float(s));
+			return;
+		case CONFIG_TYPE_BOOL:
+			snprintf(buf, len, "%s", config_setting_get_bool(s) ? "true" : "false");
+			return;
+		case CONFIG_TYPE_STRING:
+			string_text(buf, len, config_setting_get_string(s));
+			return;
+		case CONFIG_TYPE_GROUP:
+			snprintf(buf, len, "{ … }");
+			return;
+		default: {
+			size_t o =
+				(size_t)snprintf(buf, len, config_setting_is_list(s) ? "(" : "[");
+			int n = config_setting_length(s);
+			for (int i = 0; i < n && o + 8 < len; i++) {
+				o += (size_t)snprintf(buf + o, len - o, "%s", i ? ", " : " ");
+				written_text(config_setting_get_elem(s, (unsigned)i), buf + o,
+					     len - o - 6);
+				o = strlen(buf);
+			}
+			snprintf(buf + o, len - o, " %s", config_setting_is_list(s) ? ")" : "]");
+			return;
 		}
-		snprintf(buf + o, len - o, " %s", config_setting_is_list(s) ? ")" : "]");
-		return;
-	}
 	}
 }
 
@@ -518,7 +527,8 @@ static bool check_int_literals(struct loader *l) {
 			if (o.depth < ARRAY_SIZE(o.group_len)) {
 				size_t len = strlen(o.path);
 				o.group_len[o.depth++] = len;
-				snprintf(o.path + len, sizeof(o.path) - len, "%s%s", len ? "." : "", o.name);
+				snprintf(o.path + len, sizeof(o.path) - len, "%s%s", len ? "." : "",
+					 o.name);
 			}
 			o.name[0] = '\0';
 			p++;
@@ -544,44 +554,45 @@ static bool check_int_literals(struct loader *l) {
 	return !include;
 }
 
-static int parse_number(const struct setting *st, const config_setting_t *s,
-			uint64_t *ret, char *reason, size_t len) {
+static int parse_number(const struct setting *st, const config_setting_t *s, uint64_t *ret,
+			char *reason, size_t len) {
 	bool with_unit = st->kind == KIND_SIZE || st->kind == KIND_SECONDS;
 	uint64_t scale = st->kind == KIND_SECONDS ? USEC_PER_SEC : 1, v;
 	int r;
 
 	switch (config_setting_type(s)) {
-	case CONFIG_TYPE_INT: /* check_int_literals() saw it was not truncated */
-	case CONFIG_TYPE_INT64: {
-		long long i = config_setting_get_int64(s);
-		if (i < 0 || (uint64_t)i > UINT64_MAX / scale) {
-			snprintf(reason, len, "out of range");
-			return -EINVAL;
+		case CONFIG_TYPE_INT: /* check_int_literals() saw it was not truncated */
+		case CONFIG_TYPE_INT64: {
+			long long i = config_setting_get_int64(s);
+			if (i < 0 || (uint64_t)i > UINT64_MAX / scale) {
+				snprintf(reason, len, "out of range");
+				return -EINVAL;
+			}
+			v = (uint64_t)i * scale;
+			break;
 		}
-		v = (uint64_t)i * scale;
-		break;
-	}
-	case CONFIG_TYPE_STRING:
-		if (!with_unit) {
-			snprintf(reason, len, "must be an integer, not a string");
+		case CONFIG_TYPE_STRING:
+			if (!with_unit) {
+				snprintf(reason, len, "must be an integer, not a string");
+				return -EINVAL;
+			}
+			r = st->kind == KIND_SIZE ? parse_size(config_setting_get_string(s), &v)
+						  : parse_duration(config_setting_get_string(s),
+								   USEC_PER_SEC, &v);
+			if (r == -ERANGE) {
+				snprintf(reason, len, "out of range");
+				return -EINVAL;
+			}
+			if (r < 0) {
+				snprintf(reason, len, "not a %s",
+					 st->kind == KIND_SIZE ? "size" : "duration");
+				return -EINVAL;
+			}
+			break;
+		default:
+			snprintf(reason, len, "must be an integer%s",
+				 with_unit ? " or a string with a unit" : "");
 			return -EINVAL;
-		}
-		r = st->kind == KIND_SIZE
-			    ? parse_size(config_setting_get_string(s), &v)
-			    : parse_duration(config_setting_get_string(s), USEC_PER_SEC, &v);
-		if (r == -ERANGE) {
-			snprintf(reason, len, "out of range");
-			return -EINVAL;
-		}
-		if (r < 0) {
-			snprintf(reason, len, "not a %s", st->kind == KIND_SIZE ? "size" : "duration");
-			return -EINVAL;
-		}
-		break;
-	default:
-		snprintf(reason, len, "must be an integer%s",
-			 with_unit ? " or a string with a unit" : "");
-		return -EINVAL;
 	}
 	if ((v < st->min || v > st->max) && !(v == 0 && st->zero)) {
 		snprintf(reason, len, "out of range");
@@ -624,7 +635,7 @@ static int parse_ids(const struct setting *st, const config_setting_t *s, struct
 	bool user = st->kind == KIND_UIDS;
 	const char *what = user ? "uid" : "gid";
 	int n = config_setting_is_array(s) || config_setting_is_list(s) ? config_setting_length(s)
-									 : -1;
+									: -1;
 	_cleanup_free_ uint32_t *ids = NULL;
 
 	if (n < 0 || n > CONF_IDS_MAX) {
@@ -655,7 +666,8 @@ static int parse_ids(const struct setting *st, const config_setting_t *s, struct
 			else if ((r = lookup_id(user, name, &ids[i])) == -ENOMEM)
 				return r;
 			else if (r < 0) {
-				snprintf(reason, len, "unknown %s \"%s\"", user ? "user" : "group", name);
+				snprintf(reason, len, "unknown %s \"%s\"", user ? "user" : "group",
+					 name);
 				return -EINVAL;
 			}
 		} else {
@@ -672,13 +684,14 @@ static int parse_ids(const struct setting *st, const config_setting_t *s, struct
 static int parse_sockets(const config_setting_t *s, struct str_list *out, char *reason,
 			 size_t len) {
 	int n = config_setting_is_array(s) || config_setting_is_list(s) ? config_setting_length(s)
-									 : -1;
+									: -1;
 	struct str_list l = { NULL, 0 };
 
 	if (n < 1 || n > CONF_LISTEN_MAX) {
-		snprintf(reason, len, n < 0 ? "must be a list of strings"
-			 : n == 0	    ? "must not be empty"
-					    : "too many entries");
+		snprintf(reason, len,
+			 n < 0    ? "must be a list of strings"
+			 : n == 0 ? "must not be empty"
+				  : "too many entries");
 		return -EINVAL;
 	}
 	if (!(l.items = calloc((size_t)n, sizeof(char *))))
@@ -719,53 +732,54 @@ fail:
 	return -EINVAL;
 }
 
-static int parse_setting(const struct setting *st, const config_setting_t *s,
-			 struct ipcd_config *c, char *reason, size_t len) {
+static int parse_setting(const struct setting *st, const config_setting_t *s, struct ipcd_config *c,
+			 char *reason, size_t len) {
 	void *p = (char *)c + st->offset;
 	const char *str;
 
 	switch (st->kind) {
-	case KIND_COUNT:
-	case KIND_SIZE:
-	case KIND_SECONDS:
-		return parse_number(st, s, p, reason, len);
-	case KIND_BOOL:
-		if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
-			snprintf(reason, len, "must be true or false");
-			return -EINVAL;
-		}
-		*(bool *)p = config_setting_get_bool(s);
-		return 0;
-	case KIND_LEVEL:
-		str = config_setting_get_string(s);
-		for (size_t i = 0; str && i < ARRAY_SIZE(level_names); i++)
-			if (level_names[i] && strcmp(str, level_names[i]) == 0) {
-				*(uint64_t *)p = i;
-				return 0;
+		case KIND_COUNT:
+		case KIND_SIZE:
+		case KIND_SECONDS:
+			return parse_number(st, s, p, reason, len);
+		case KIND_BOOL:
+			if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+				snprintf(reason, len, "must be true or false");
+				return -EINVAL;
 			}
-		snprintf(reason, len, str ? "unknown level" : "must be a string");
-		return -EINVAL;
-	case KIND_MODE: {
-		uint64_t mode = 0;
-		str = config_setting_get_string(s);
-		if (!str || !*str || strlen(str) > 4 || strspn(str, "01234567") != strlen(str)) {
-			snprintf(reason, len, "must be an octal string");
+			*(bool *)p = config_setting_get_bool(s);
+			return 0;
+		case KIND_LEVEL:
+			str = config_setting_get_string(s);
+			for (size_t i = 0; str && i < ARRAY_SIZE(level_names); i++)
+				if (level_names[i] && strcmp(str, level_names[i]) == 0) {
+					*(uint64_t *)p = i;
+					return 0;
+				}
+			snprintf(reason, len, str ? "unknown level" : "must be a string");
 			return -EINVAL;
+		case KIND_MODE: {
+			uint64_t mode = 0;
+			str = config_setting_get_string(s);
+			if (!str || !*str || strlen(str) > 4 ||
+			    strspn(str, "01234567") != strlen(str)) {
+				snprintf(reason, len, "must be an octal string");
+				return -EINVAL;
+			}
+			for (; *str; str++)
+				mode = mode * 8 + (uint64_t)(*str - '0');
+			if (mode > st->max) {
+				snprintf(reason, len, "out of range");
+				return -EINVAL;
+			}
+			*(uint64_t *)p = mode;
+			return 0;
 		}
-		for (; *str; str++)
-			mode = mode * 8 + (uint64_t)(*str - '0');
-		if (mode > st->max) {
-			snprintf(reason, len, "out of range");
-			return -EINVAL;
-		}
-		*(uint64_t *)p = mode;
-		return 0;
-	}
-	case KIND_SOCKETS:
-		return parse_sockets(s, p, reason, len);
-	case KIND_UIDS:
-	case KIND_GIDS:
-		return parse_ids(st, s, p, reason, len);
+		case KIND_SOCKETS:
+			return parse_sockets(s, p, reason, len);
+		case KIND_UIDS:
+		case KIND_GIDS:
+			return parse_ids(st, s, p, reason, len);
 	}
 	return -EINVAL;
 }
@@ -782,7 +796,8 @@ static size_t edit_distance(const char *a, const char *b) {
 		row[0] = i;
 		for (size_t j = 1; j <= lb; j++) {
 			size_t up = row[j];
-			row[j] = MIN(MIN(row[j] + 1, row[j - 1] + 1), diag + (a[i - 1] != b[j - 1]));
+			row[j] =
+				MIN(MIN(row[j] + 1, row[j - 1] + 1), diag + (a[i - 1] != b[j - 1]));
 			diag = up;
 		}
 	}
@@ -843,8 +858,8 @@ static void check_unknown(struct loader *l, const config_setting_t *group, const
 			if (config_setting_is_group(s))
 				check_unknown(l, s, full);
 			else
-				report(l, config_setting_source_line(s), "%s must be a group: %s = { … };",
-				       full, full);
+				report(l, config_setting_source_line(s),
+				       "%s must be a group: %s = { … };", full, full);
 			continue;
 		}
 		hint = suggest(full);
@@ -883,7 +898,8 @@ static void check_not_above(struct loader *l, config_t *cfg, const struct ipcd_c
 		setting_error(l, ss, s, reason);
 		return;
 	}
-	snprintf(reason, sizeof(reason), "below %s (%" PRIu64 ")%s", small, *cfield_u64(c, ss), why);
+	snprintf(reason, sizeof(reason), "below %s (%" PRIu64 ")%s", small, *cfield_u64(c, ss),
+		 why);
 	s = config_lookup(cfg, large);
 	if (s)
 		setting_error(l, ls, s, reason);
@@ -917,10 +933,11 @@ static int conf_parse(struct loader *l, config_t *cfg, struct ipcd_config **ret)
 
 	r = read_file(l->path, &text);
 	if (r >= 0 && !text)
-		r = -EIO; /* read_file() sets text whenever it succeeds; say so to the analyzer too */
+		r = -EIO; /* read_file() sets text whenever it succeeds; say so to the analyzer too
+			   */
 	if (r < 0) {
 		report(l, 0, "cannot read: %s",
-		       r == -EFBIG	 ? "larger than 1 MiB"
+		       r == -EFBIG     ? "larger than 1 MiB"
 		       : r == -EBADMSG ? "not a text file"
 				       : strerror(-r));
 		return r;
@@ -1003,8 +1020,8 @@ void conf_dump(const struct ipcd_config *c, FILE *f) {
 		fputs("};\n", f);
 }
 
-unsigned conf_diff(const struct ipcd_config *old, const struct ipcd_config *new,
-		   conf_change_fn fn, void *userdata) {
+unsigned conf_diff(const struct ipcd_config *old, const struct ipcd_config *new, conf_change_fn fn,
+		   void *userdata) {
 	unsigned n = 0;
 
 	for (size_t i = 0; i < ARRAY_SIZE(settings); i++) {

@@ -73,8 +73,8 @@ void conf_dump(const struct ipcd_config *c, FILE *f);
 /* Called once per setting whose value differs; restart_only: applies at the next start. */
 typedef void (*conf_change_fn)(const char *name, const char *old_value, const char *new_value,
 			       bool restart_only, void *userdata);
-unsigned conf_diff(const struct ipcd_config *old, const struct ipcd_config *new,
-		   conf_change_fn fn, void *userdata);
+unsigned conf_diff(const struct ipcd_config *old, const struct ipcd_config *new, conf_change_fn fn,
+		   void *userdata);
 
 /* For the tests that keep conf/ipcd.conf and ipcd.conf.5 in step with the table. */
 size_t conf_n_settings(void);

@@ -240,11 +240,16 @@ static int seqpacket_read(struct conn *c, uint64_t now) {
 static void dgram_log_denied(const struct peer *p) {
 	char peer[96];
 	struct log_fields f = {
-		.has_peer = p->has_creds, .pid = p->pid, .uid = p->uid, .gid = p->gid,
-		.reason = admit_result_to_string(ADMIT_DENIED), .ratelimit = true,
+		.has_peer = p->has_creds,
+		.pid = p->pid,
+		.uid = p->uid,
+		.gid = p->gid,
+		.reason = admit_result_to_string(ADMIT_DENIED),
+		.ratelimit = true,
 	};
 	admit_peer_describe(p, peer, sizeof(peer));
-	log_event(LOG_EVENT_DENIED, LOG_WARNING, &f, "Dropped datagram%s: not allowed by access", peer);
+	log_event(LOG_EVENT_DENIED, LOG_WARNING, &f, "Dropped datagram%s: not allowed by access",
+		  peer);
 }
 
 /* The kernel's overflow ids: what it reports for a datagram that carries no credentials. */
@@ -256,12 +261,14 @@ static bool dgram_sender(struct msghdr *m, struct peer *ret) {
 		    h->cmsg_len == CMSG_LEN(sizeof(struct ucred))) {
 			struct ucred u;
 			memcpy(&u, CMSG_DATA(h), sizeof(u));
-			/* A datagram queued before SO_PASSCRED was on (the one that started us, under
-			 * socket activation) comes with pid 0 and the overflow ids: that is nobody's
-			 * word, not user "nobody". */
+			/* A datagram queued before SO_PASSCRED was on (the one that started us,
+			 * under socket activation) comes with pid 0 and the overflow ids: that is
+			 * nobody's word, not user "nobody". */
 			if (u.pid == 0 && u.uid == OVERFLOW_ID && u.gid == OVERFLOW_ID)
 				break;
-			*ret = (struct peer){ .has_creds = true, .pid = u.pid, .uid = u.uid, .gid = u.gid };
+			*ret = (struct peer){
+				.has_creds = true, .pid = u.pid, .uid = u.uid, .gid = u.gid
+			};
 			return true;
 		}
 	*ret = (struct peer){ .has_creds = false };
@@ -283,16 +290,20 @@ static void dgram_read(struct conn *c, uint64_t now) {
 		} control;
 		struct iovec iov = { .iov_base = c->worker->scratch, .iov_len = max };
 		struct msghdr m = {
-			.msg_name = &from, .msg_namelen = sizeof(from),
-			.msg_iov = &iov, .msg_iovlen = 1,
-			.msg_control = &control, .msg_controllen = sizeof(control),
+			.msg_name = &from,
+			.msg_namelen = sizeof(from),
+			.msg_iov = &iov,
+			.msg_iovlen = 1,
+			.msg_control = &control,
+			.msg_controllen = sizeof(control),
 		};
 		struct peer sender;
 		ssize_t n;
 
 		n = recvmsg(c->fd, &m, MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC);
 		if (n < 0) {
-			if (errno != EAGAIN && errno != EINTR && log_ratelimit_ok(LOG_EVENT_DISCONNECT))
+			if (errno != EAGAIN && errno != EINTR &&
+			    log_ratelimit_ok(LOG_EVENT_DISCONNECT))
 				log_warning_errno(negative_errno(),
 						  "Failed to receive datagram, ignoring: %m");
 			return;
@@ -315,8 +326,8 @@ static void dgram_read(struct conn *c, uint64_t now) {
 		}
 		if (sendto(c->fd, iov.iov_base, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL,
 			   (struct sockaddr *)&from, m.msg_namelen) < 0) {
-			/* The sender's queue is full or it has gone: a datagram is allowed to be lost,
-			 * and waiting for one peer would stall every other. */
+			/* The sender's queue is full or it has gone: a datagram is allowed to be
+			 * lost, and waiting for one peer would stall every other. */
 			stats_add(&st->dgram_dropped, 1);
 			continue;
 		}
@@ -353,8 +364,10 @@ static void conn_settle(struct conn *c) {
 		 * instance. If the hand-over fails, the peer sees the connection end. */
 		int r = fdstore_save(&c->fd, 1);
 		if (r < 0 && log_ratelimit_ok(LOG_EVENT_DISCONNECT))
-			log_warning_errno(r, "Failed to hand connection %llu to the fd store, "
-					  "closing: %m", (unsigned long long)c->id);
+			log_warning_errno(r,
+					  "Failed to hand connection %llu to the fd store, "
+					  "closing: %m",
+					  (unsigned long long)c->id);
 		conn_close(c, r < 0 ? CLOSE_SHUTDOWN : CLOSE_PRESERVED);
 		return;
 	}

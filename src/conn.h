@@ -12,9 +12,9 @@
 struct worker;
 
 enum conn_kind {
-	CONN_STREAM,	/* accepted unix or TCP stream */
+	CONN_STREAM,    /* accepted unix or TCP stream */
 	CONN_SEQPACKET, /* accepted unix seqpacket */
-	CONN_DGRAM,	/* a unix datagram listener itself: one per socket, not per peer */
+	CONN_DGRAM,     /* a unix datagram listener itself: one per socket, not per peer */
 	_CONN_KIND_MAX,
 };
 
@@ -25,15 +25,15 @@ enum conn_kind {
  */
 struct conn {
 	struct worker *worker;
-	struct conn *prev, *next; /* the worker's list; next also links the worker's inbox */
+	struct conn *prev, *next;   /* the worker's list; next also links the worker's inbox */
 	struct ipcd_config *config; /* the limits this connection was admitted under (a ref) */
-	struct poller_entry entry; /* in the worker's poller once attached */
+	struct poller_entry entry;  /* in the worker's poller once attached */
 	int fd;
 	enum conn_kind kind;
 	uint32_t events; /* what the poller waits for; 0 while not registered */
-	bool admitted;	 /* holds a slot in admit; released on close */
+	bool admitted;   /* holds a slot in admit; released on close */
 	bool read_eof;
-	bool preserving; /* on the way to the fd store: no more reads, pending still flushed */
+	bool preserving;  /* on the way to the fd store: no more reads, pending still flushed */
 	struct peer peer; /* peer.groups is NULL after admission */
 	uint64_t id;
 	uint64_t start_usec, last_usec; /* CLOCK_MONOTONIC */

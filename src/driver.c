@@ -27,9 +27,9 @@
 
 #define NSEC_PER_SEC UINT64_C(1000000000)
 #define NSEC_PER_USEC UINT64_C(1000)
-#define CONNECT_BATCH 64		   /* connects in progress per thread */
+#define CONNECT_BATCH 64                    /* connects in progress per thread */
 #define CONNECT_RETRY_NSEC (2 * 1000000ULL) /* backlog full: try again this much later */
-#define SWEEP_NSEC (100 * 1000000ULL)	   /* io-timeout checks */
+#define SWEEP_NSEC (100 * 1000000ULL)       /* io-timeout checks */
 #define RECV_MIN (64 * 1024)
 #define MESSAGES_PER_WAKE 64 /* seqpacket and datagram receives per wake-up */
 
@@ -57,12 +57,12 @@ struct cconn {
 	uint32_t phase;
 	uint32_t events; /* registered with the poller; 0: not registered */
 	bool got_echo;
-	uint64_t index; /* among all connections */
-	uint64_t local; /* among this thread's */
+	uint64_t index;  /* among all connections */
+	uint64_t local;  /* among this thread's */
 	uint64_t target; /* bytes to send; UINT64_MAX: until stopped */
 	uint64_t sent, received;
 	uint64_t started, completed; /* chunks */
-	uint64_t due; /* open loop: chunks the schedule has released */
+	uint64_t due;                /* open loop: chunks the schedule has released */
 	uint64_t last_progress_nsec;
 	uint64_t connect_start_nsec;
 };
@@ -82,7 +82,7 @@ struct dthread {
 	uint8_t *buf;
 	size_t buf_len;
 	size_t next_connect, connecting, active;
-	bool stopped; /* no new chunks: time is up or interrupted */
+	bool stopped;      /* no new chunks: time is up or interrupted */
 	uint64_t next_seq; /* open loop: this thread's next message in schedule order */
 	uint64_t end_nsec;
 	struct hist *hist;
@@ -236,7 +236,8 @@ static int stream_send(struct cconn *c, uint64_t now) {
 			return errno == EAGAIN || errno == EINTR ? 1 : negative_errno();
 		if (first) {
 			if (d->p.mode == DRIVE_CLOSED)
-				c->t->send_times[c->local * d->p.depth + c->started % d->p.depth] = now;
+				c->t->send_times[c->local * d->p.depth + c->started % d->p.depth] =
+					now;
 			c->started++;
 		}
 		c->sent += (uint64_t)w;
@@ -252,8 +253,9 @@ static int message_send(struct cconn *c, uint64_t now) {
 		uint64_t off = c->started * d->p.chunk, len = chunk_end(c, c->started) - off;
 		if (send(c->fd, pattern_at(&d->pattern, c->phase, off), len,
 			 MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-			return errno == EAGAIN || errno == EINTR || errno == ENOBUFS ? 1
-										 : negative_errno();
+			return errno == EAGAIN || errno == EINTR || errno == ENOBUFS
+				       ? 1
+				       : negative_errno();
 		if (d->p.mode == DRIVE_CLOSED)
 			c->t->send_times[c->local * d->p.depth + c->started % d->p.depth] = now;
 		c->started++;
@@ -389,8 +391,7 @@ static int on_stop_timer(sd_event_source *s _unused_, uint64_t usec _unused_, vo
 	return 0;
 }
 
-static int on_wake(sd_event_source *s _unused_, int fd, uint32_t revents _unused_,
-		   void *userdata) {
+static int on_wake(sd_event_source *s _unused_, int fd, uint32_t revents _unused_, void *userdata) {
 	struct dthread *t = userdata;
 	uint64_t v;
 
@@ -423,7 +424,8 @@ static int on_rate(sd_event_source *s, uint64_t usec _unused_, void *userdata) {
 		uint64_t when = schedule_nsec(t->d, t->next_seq / t->n, c->index);
 
 		if (when > now) {
-			int r = sd_event_source_set_time(s, (when + NSEC_PER_USEC - 1) / NSEC_PER_USEC);
+			int r = sd_event_source_set_time(s, (when + NSEC_PER_USEC - 1) /
+								    NSEC_PER_USEC);
 			if (r >= 0)
 				r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
 			return r;
@@ -509,7 +511,8 @@ static void thread_connect_all(struct dthread *t) {
 			return;
 		if (t->connecting > 0)
 			(void)clock_nanosleep(CLOCK_MONOTONIC, 0,
-					      &(struct timespec){ 0, (long)CONNECT_RETRY_NSEC }, NULL);
+					      &(struct timespec){ 0, (long)CONNECT_RETRY_NSEC },
+					      NULL);
 	}
 	/* Interrupted: what did not connect is not an error, it was never tried. */
 	for (size_t i = 0; i < t->n; i++)
@@ -525,7 +528,8 @@ static int thread_arm(struct dthread *t, sd_event_source **s, uint64_t at_nsec,
 	int r = sd_event_add_time(t->event, s, CLOCK_MONOTONIC, at_nsec / NSEC_PER_USEC,
 				  accuracy_usec, cb, t);
 	if (r >= 0)
-		r = sd_event_source_set_enabled(*s, cb == on_sweep ? SD_EVENT_ON : SD_EVENT_ONESHOT);
+		r = sd_event_source_set_enabled(*s,
+						cb == on_sweep ? SD_EVENT_ON : SD_EVENT_ONESHOT);
 	return r;
 }
 
@@ -650,7 +654,11 @@ static int thread_init(struct drive *d, struct dthread *t, unsigned index) {
 		struct cconn *c = &t->conns[l];
 		uint64_t g = index + l * d->n_threads;
 		*c = (struct cconn){
-			.t = t, .fd = -EBADF, .index = g, .local = l, .phase = pattern_phase(g),
+			.t = t,
+			.fd = -EBADF,
+			.index = g,
+			.local = l,
+			.phase = pattern_phase(g),
 			.target = p->bytes_per_conn ? p->bytes_per_conn + (g < p->extra_bytes)
 						    : UINT64_MAX,
 		};
@@ -779,7 +787,8 @@ int drive_finish(struct drive *d, struct drive_result *ret) {
 	}
 	ret->bytes_sent = ret->bytes_received; /* an echo: what was measured came back */
 	ret->connect_usec = (d->t0_nsec - d->connect_start_nsec) / NSEC_PER_USEC;
-	ret->elapsed_usec = end > d->measure_from_nsec ? (end - d->measure_from_nsec) / NSEC_PER_USEC : 0;
+	ret->elapsed_usec =
+		end > d->measure_from_nsec ? (end - d->measure_from_nsec) / NSEC_PER_USEC : 0;
 	ret->interrupted = atomic_load(&d->interrupted);
 	drive_free(d);
 	return 0;

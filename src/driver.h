@@ -26,12 +26,12 @@ struct drive_params {
 	uint64_t connections;
 	unsigned threads;
 	uint64_t chunk;
-	uint64_t depth;		 /* closed loop */
-	uint64_t rate;		 /* open loop: messages per second over all connections */
+	uint64_t depth;          /* closed loop */
+	uint64_t rate;           /* open loop: messages per second over all connections */
 	uint64_t bytes_per_conn; /* 0: until the time is up */
-	uint64_t extra_bytes;	 /* the first extra_bytes connections send one byte more
+	uint64_t extra_bytes;    /* the first extra_bytes connections send one byte more
 				    (so a --total that does not divide evenly is met exactly) */
-	uint64_t duration_usec;	 /* 0: until the bytes are done */
+	uint64_t duration_usec;  /* 0: until the bytes are done */
 	uint64_t warmup_usec;
 	bool verify;
 	uint64_t connect_timeout_usec;
@@ -40,13 +40,13 @@ struct drive_params {
 
 /* Error counts, each a number of connections. */
 struct drive_errors {
-	uint64_t refused;	  /* connect refused, or closed by the server before any echo */
-	uint64_t connect_failed;  /* connect failed otherwise (no such socket, …) */
-	uint64_t connect_timeout; /* the backlog stayed full past --connect-timeout */
-	uint64_t reset;		  /* reset or broken pipe after some echo */
-	uint64_t eof_early;	  /* the server closed with echoes outstanding */
-	uint64_t timed_out;	  /* no progress for --io-timeout */
-	uint64_t verify_failures; /* an echoed byte differed */
+	uint64_t refused;           /* connect refused, or closed by the server before any echo */
+	uint64_t connect_failed;    /* connect failed otherwise (no such socket, …) */
+	uint64_t connect_timeout;   /* the backlog stayed full past --connect-timeout */
+	uint64_t reset;             /* reset or broken pipe after some echo */
+	uint64_t eof_early;         /* the server closed with echoes outstanding */
+	uint64_t timed_out;         /* no progress for --io-timeout */
+	uint64_t verify_failures;   /* an echoed byte differed */
 	uint64_t short_connections; /* connected, but ended before their share was done */
 };
 
@@ -59,10 +59,10 @@ struct drive_mismatch {
 
 struct drive_result {
 	uint64_t connected;
-	uint64_t connect_usec; /* to open them all */
-	uint64_t elapsed_usec; /* the measured run, after any warmup */
-	uint64_t round_trips;  /* measured */
-	uint64_t bytes_sent, bytes_received; /* measured */
+	uint64_t connect_usec;                            /* to open them all */
+	uint64_t elapsed_usec;                            /* the measured run, after any warmup */
+	uint64_t round_trips;                             /* measured */
+	uint64_t bytes_sent, bytes_received;              /* measured */
 	uint64_t total_round_trips, total_bytes_received; /* including warmup */
 	bool interrupted;
 	struct drive_errors errors;

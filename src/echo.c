@@ -47,14 +47,16 @@ int echo_run(const struct client_opts *o) {
 
 	r = single_connect(o, &s);
 	if (r < 0) {
-		fprintf(stderr, "ipc-client: cannot connect to '%s': %s\n", o->socket, strerror(-r));
+		fprintf(stderr, "ipc-client: cannot connect to '%s': %s\n", o->socket,
+			strerror(-r));
 		return 3;
 	}
 	for (;;) {
 		struct pollfd p[3] = {
 			{ .fd = s.signal_fd, .events = POLLIN },
 			{ .fd = s.fd, .events = POLLIN | (out_len > out_off ? POLLOUT : 0) },
-			{ .fd = stdin_open && out_len == out_off ? STDIN_FILENO : -1, .events = POLLIN },
+			{ .fd = stdin_open && out_len == out_off ? STDIN_FILENO : -1,
+			  .events = POLLIN },
 		};
 		if (!stdin_open && outstanding == 0 && !stream)
 			break; /* every message came back */
@@ -80,7 +82,8 @@ int echo_run(const struct client_opts *o) {
 			if (n == 0) {
 				stdin_open = false;
 				last_progress = now_usec();
-				/* Half-close: the server flushes what it holds, then ends the stream. */
+				/* Half-close: the server flushes what it holds, then ends the
+				 * stream. */
 				if (stream && shutdown(s.fd, SHUT_WR) < 0) {
 					r = negative_errno();
 					break;
@@ -91,7 +94,8 @@ int echo_run(const struct client_opts *o) {
 			}
 		}
 		if (out_len > out_off && (p[1].revents & POLLOUT)) {
-			ssize_t n = send(s.fd, out + out_off, out_len - out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+			ssize_t n = send(s.fd, out + out_off, out_len - out_off,
+					 MSG_NOSIGNAL | MSG_DONTWAIT);
 			if (n < 0 && errno != EAGAIN && errno != EINTR) {
 				r = negative_errno();
 				break;

@@ -19,7 +19,8 @@ bool fdstore_available(void) {
 int fdstore_save(const int *fds, size_t n) {
 	for (size_t i = 0; i < n; i += FDSTORE_BATCH) {
 		int r = sd_pid_notify_with_fds(0, false, "FDSTORE=1\nFDNAME=" FDSTORE_CONNECTION,
-					       fds + i, (unsigned)MIN(n - i, (size_t)FDSTORE_BATCH));
+					       fds + i,
+					       (unsigned)MIN(n - i, (size_t)FDSTORE_BATCH));
 		if (r < 0)
 			return r;
 		if (r == 0)

@@ -17,7 +17,8 @@ size_t hist_bucket(uint64_t v) {
 	if (v < HIST_SUB)
 		return (size_t)v;
 	e = 63u - (unsigned)__builtin_clzll(v); /* v in [2^e, 2^(e+1)) */
-	return (size_t)(e - HIST_SUB_BITS + 1) * HIST_SUB + ((v >> (e - HIST_SUB_BITS)) & (HIST_SUB - 1));
+	return (size_t)(e - HIST_SUB_BITS + 1) * HIST_SUB +
+	       ((v >> (e - HIST_SUB_BITS)) & (HIST_SUB - 1));
 }
 
 void hist_bucket_bounds(size_t b, uint64_t *ret_lo, uint64_t *ret_hi) {

@@ -12,8 +12,8 @@
 #include <sys/resource.h>
 
 #include "client-opts.h"
-#include "macro.h"
 #include "load.h"
+#include "macro.h"
 #include "monitor.h"
 #include "ping.h"
 #include "report.h"
@@ -82,18 +82,18 @@ int main(int argc, char **argv) {
 		return EXIT_FAILURE;
 	}
 	switch (o.command) {
-	case CMD_PING:
-		r = ping_run(&o);
-		break;
-	case CMD_ECHO:
-		r = echo_run(&o);
-		break;
-	case CMD_SUITE:
-		r = suite_run(&o);
-		break;
-	default:
-		r = run_workload(&o);
-		break;
+		case CMD_PING:
+			r = ping_run(&o);
+			break;
+		case CMD_ECHO:
+			r = echo_run(&o);
+			break;
+		case CMD_SUITE:
+			r = suite_run(&o);
+			break;
+		default:
+			r = run_workload(&o);
+			break;
 	}
 	if (r < 0) {
 		fprintf(stderr, "ipc-client: %s\n", strerror(-r));

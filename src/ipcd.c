@@ -12,9 +12,9 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
-#include <time.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
+#include <time.h>
 
 #include "conf.h"
 #include "fdstore.h"
@@ -69,45 +69,46 @@ static int parse_argv(int argc, char **argv) {
 	opterr = 0; /* our own messages, one line each */
 	while ((c = getopt_long(argc, argv, ":c:vh", options, NULL)) >= 0)
 		switch (c) {
-		case 'c':
-			arg_config = optarg;
-			break;
-		case ARG_CHECK_CONFIG:
-			arg_check_config = true;
-			break;
-		case ARG_LISTEN:
-			r = unix_address_parse(optarg, &a);
-			if (r < 0) {
-				log_usage_error("invalid socket address '%s': %s", optarg,
-						r == -ENAMETOOLONG ? "too long" : "empty");
-				return r;
-			}
-			if (arg_n_listen >= CONF_LISTEN_MAX) {
-				log_usage_error("too many --listen options (at most %d)",
-						CONF_LISTEN_MAX);
-				return -E2BIG;
-			}
-			arg_listen[arg_n_listen++] = optarg;
-			break;
-		case 'v':
-			arg_verbose = true;
-			break;
-		case ARG_VERSION:
-			printf("ipcd %s\n", VERSION);
-			return 0;
-		case 'h':
-			help();
-			return 0;
-		case ':':
-			log_usage_error("option '%s' needs an argument", argv[optind - 1]);
-			return -EINVAL;
-		default:
-			/* Inside a cluster ("-vZ") optind has not moved on: optopt names it. */
-			if (optopt)
-				log_usage_error("unknown option '-%c'", optopt);
-			else
-				log_usage_error("unknown option '%s'", argv[optind - 1]);
-			return -EINVAL;
+			case 'c':
+				arg_config = optarg;
+				break;
+			case ARG_CHECK_CONFIG:
+				arg_check_config = true;
+				break;
+			case ARG_LISTEN:
+				r = unix_address_parse(optarg, &a);
+				if (r < 0) {
+					log_usage_error("invalid socket address '%s': %s", optarg,
+							r == -ENAMETOOLONG ? "too long" : "empty");
+					return r;
+				}
+				if (arg_n_listen >= CONF_LISTEN_MAX) {
+					log_usage_error("too many --listen options (at most %d)",
+							CONF_LISTEN_MAX);
+					return -E2BIG;
+				}
+				arg_listen[arg_n_listen++] = optarg;
+				break;
+			case 'v':
+				arg_verbose = true;
+				break;
+			case ARG_VERSION:
+				printf("ipcd %s\n", VERSION);
+				return 0;
+			case 'h':
+				help();
+				return 0;
+			case ':':
+				log_usage_error("option '%s' needs an argument", argv[optind - 1]);
+				return -EINVAL;
+			default:
+				/* Inside a cluster ("-vZ") optind has not moved on: optopt names
+				 * it. */
+				if (optopt)
+					log_usage_error("unknown option '-%c'", optopt);
+				else
+					log_usage_error("unknown option '%s'", argv[optind - 1]);
+				return -EINVAL;
 		}
 	if (optind < argc) {
 		log_usage_error("unexpected argument '%s'", argv[optind]);
@@ -160,7 +161,8 @@ static int on_stats_timer(sd_event_source *t, uint64_t now, void *userdata) {
 	char size[FORMAT_SIZE_MAX];
 
 	server_totals(s, &x);
-	log_event(LOG_EVENT_STATS, LOG_INFO, &(struct log_fields){ .has_bytes = true, .bytes = x.bytes },
+	log_event(LOG_EVENT_STATS, LOG_INFO,
+		  &(struct log_fields){ .has_bytes = true, .bytes = x.bytes },
 		  "Stats: %llu active, %llu accepted, %llu closed, %s echoed, %llu refused, %llu "
 		  "denied, %llu idle timeouts, %llu datagrams (%llu unanswerable, %llu dropped, "
 		  "%llu oversize)",
@@ -215,10 +217,12 @@ static void server_stop(struct server *s, const char *why) {
 			: "STOPPING=1\nSTATUS=Stopping, draining connections");
 	log_notice("Stopping on %s: %s %llu connections (up to %s)", why,
 		   preserve ? "handing to the fd store" : "draining",
-		   (unsigned long long)admit_active(s->admit), format_duration(d, sizeof(d), timeout));
+		   (unsigned long long)admit_active(s->admit),
+		   format_duration(d, sizeof(d), timeout));
 	worker_pool_drain(&s->workers, timeout, preserve);
 	r = sd_event_add_time_relative(s->event, &s->stop_timer, CLOCK_MONOTONIC,
-				       timeout + STOP_GRACE_USEC, USEC_PER_MSEC, on_stop_timeout, s);
+				       timeout + STOP_GRACE_USEC, USEC_PER_MSEC, on_stop_timeout,
+				       s);
 	if (r < 0)
 		log_warning_errno(r, "Failed to arm the stop timer, relying on the workers': %m");
 }
@@ -254,8 +258,8 @@ void server_update_idle(struct server *s) {
 	if (s->idle_timer && sd_event_source_get_enabled(s->idle_timer, &enabled) >= 0 && enabled)
 		return; /* already counting */
 	r = s->idle_timer ? sd_event_source_set_time_relative(s->idle_timer, idle)
-			  : sd_event_add_time_relative(s->event, &s->idle_timer, CLOCK_MONOTONIC, idle,
-						       USEC_PER_SEC / 10, on_idle_timer, s);
+			  : sd_event_add_time_relative(s->event, &s->idle_timer, CLOCK_MONOTONIC,
+						       idle, USEC_PER_SEC / 10, on_idle_timer, s);
 	if (r >= 0)
 		r = sd_event_source_set_enabled(s->idle_timer, SD_EVENT_ONESHOT);
 	if (r < 0)
@@ -309,7 +313,8 @@ static void server_reload(struct server *s) {
 	r = conf_load(s->config_path, s->config_must_exist, report_error, &n_errors, &next);
 	if (r < 0)
 		log_event(LOG_EVENT_RELOAD, LOG_ERR,
-			  &(struct log_fields){ .reason = r == -ENOMEM ? "out-of-memory" : "invalid" },
+			  &(struct log_fields){ .reason = r == -ENOMEM ? "out-of-memory"
+								       : "invalid" },
 			  "Reloading '%s' failed%s, keeping the previous configuration",
 			  s->config_path, r == -ENOMEM ? " (out of memory)" : "");
 	else {
@@ -420,7 +425,8 @@ static int server_start(struct server *s) {
 	r = sd_event_add_io(s->event, &s->workers_source, s->workers_fd, EPOLLIN, on_workers, s);
 	if (r < 0)
 		return log_error_errno(r, "Failed to watch workers: %m");
-	/* A worker that stopped (on_workers fails) ends the daemon: nobody serves its connections. */
+	/* A worker that stopped (on_workers fails) ends the daemon: nobody serves its connections.
+	 */
 	(void)sd_event_source_set_exit_on_failure(s->workers_source, true);
 	r = worker_pool_start(worker_count(s->config), s->admit, s->workers_fd, &s->workers);
 	if (r < 0)
@@ -497,7 +503,9 @@ static int run(void) {
 		log_error_errno(r, "Event loop failed: %m");
 	server_totals(&s, &t);
 	log_event(LOG_EVENT_STOP, LOG_NOTICE,
-		  &(struct log_fields){ .has_bytes = true, .bytes = t.bytes, .has_duration = true,
+		  &(struct log_fields){ .has_bytes = true,
+					.bytes = t.bytes,
+					.has_duration = true,
 					.duration_usec = monotonic_usec() - s.start_usec },
 		  "Stopped after %s: %llu connections, %s echoed, %llu refused, %llu denied, %llu "
 		  "cut off by shutdown, %llu handed to the fd store",

@@ -23,7 +23,7 @@
 #include "macro.h"
 #include "sockaddr.h"
 
-#define ACCEPT_BATCH 64			       /* per wake-up: a flood cannot starve the loop */
+#define ACCEPT_BATCH 64                         /* per wake-up: a flood cannot starve the loop */
 #define ACCEPT_PAUSE_USEC (100 * USEC_PER_MSEC) /* after EMFILE: long enough to not spin */
 #define PEER_GROUPS_MAX 256
 
@@ -32,7 +32,7 @@ struct listener {
 	sd_event_source *source;
 	int fd;
 	int family, type;
-	char *name;	   /* systemd's FileDescriptorName=, or the address we bound */
+	char *name;        /* systemd's FileDescriptorName=, or the address we bound */
 	char *unlink_path; /* a socket file we created, removed on exit */
 };
 
@@ -90,29 +90,31 @@ static const char *fd_kind(int fd) {
 	if (fstat(fd, &st) < 0)
 		return "not open";
 	switch (st.st_mode & S_IFMT) {
-	case S_IFREG:
-		return "a regular file";
-	case S_IFDIR:
-		return "a directory";
-	case S_IFIFO:
-		return "a pipe";
-	case S_IFCHR:
-		return "a character device";
-	default:
-		return "not a socket";
+		case S_IFREG:
+			return "a regular file";
+		case S_IFDIR:
+			return "a directory";
+		case S_IFIFO:
+			return "a pipe";
+		case S_IFCHR:
+			return "a character device";
+		default:
+			return "not a socket";
 	}
 }
 
 static const char *socket_type_name(int type) {
-	return type == SOCK_STREAM ? "stream" : type == SOCK_SEQPACKET ? "seqpacket"
-		: type == SOCK_DGRAM				 ? "datagram"
-								 : "raw";
+	return type == SOCK_STREAM      ? "stream"
+	       : type == SOCK_SEQPACKET ? "seqpacket"
+	       : type == SOCK_DGRAM     ? "datagram"
+					: "raw";
 }
 
 static const char *family_name(int family) {
-	return family == AF_UNIX ? "AF_UNIX" : family == AF_INET ? "AF_INET"
-		: family == AF_INET6			       ? "AF_INET6"
-							       : "non-IP";
+	return family == AF_UNIX    ? "AF_UNIX"
+	       : family == AF_INET  ? "AF_INET"
+	       : family == AF_INET6 ? "AF_INET6"
+				    : "non-IP";
 }
 
 /* A connection the previous instance handed to the fd store: kept until workers exist. */
@@ -148,15 +150,17 @@ static int listener_adopt(struct server *s, int fd, const char *name) {
 	if (!(family == AF_UNIX &&
 	      (type == SOCK_STREAM || type == SOCK_SEQPACKET || type == SOCK_DGRAM)) &&
 	    !((family == AF_INET || family == AF_INET6) && type == SOCK_STREAM))
-		return log_error_errno(-EPROTONOSUPPORT,
-				       "Passed fd %d ('%s') is an %s %s socket, which ipcd does not "
-				       "serve (unix stream, seqpacket, datagram; TCP)",
-				       fd, name, family_name(family), socket_type_name(type));
+		return log_error_errno(
+			-EPROTONOSUPPORT,
+			"Passed fd %d ('%s') is an %s %s socket, which ipcd does not "
+			"serve (unix stream, seqpacket, datagram; TCP)",
+			fd, name, family_name(family), socket_type_name(type));
 	if (type != SOCK_DGRAM && sd_is_socket(fd, family, type, 1) <= 0)
 		return log_error_errno(-EINVAL, "Passed fd %d ('%s') is not a listening socket", fd,
 				       name);
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
-		return log_error_errno(negative_errno(), "Failed to make fd %d non-blocking: %m", fd);
+		return log_error_errno(negative_errno(), "Failed to make fd %d non-blocking: %m",
+				       fd);
 	r = listeners_add(s, fd, family, type, name, NULL);
 	if (r < 0)
 		return log_error_errno(r, "Failed to add listener: %m");
@@ -233,7 +237,8 @@ static int listener_bind(struct server *s, const char *spec) {
 	r = bind_path(fd, &a, spec);
 	if (r < 0)
 		return r;
-	if (!unix_address_is_abstract(&a) && chmod(a.sun.sun_path, (mode_t)s->config->socket_mode) < 0)
+	if (!unix_address_is_abstract(&a) &&
+	    chmod(a.sun.sun_path, (mode_t)s->config->socket_mode) < 0)
 		r = log_error_errno(negative_errno(), "Failed to set mode of '%s': %m", spec);
 	else if (listen(fd, SOMAXCONN) < 0)
 		r = log_error_errno(negative_errno(), "Failed to listen on '%s': %m", spec);
@@ -293,8 +298,8 @@ static uint64_t now_usec(const struct server *s) {
 }
 
 /* The kernel's word on who connected. groups is filled only when allow_gids needs it. */
-static int peer_from_socket(int fd, int family, bool want_groups, gid_t *groups,
-			    size_t groups_max, struct peer *ret) {
+static int peer_from_socket(int fd, int family, bool want_groups, gid_t *groups, size_t groups_max,
+			    struct peer *ret) {
 	struct ucred u;
 	socklen_t len = sizeof(u);
 
@@ -319,8 +324,12 @@ static int peer_from_socket(int fd, int family, bool want_groups, gid_t *groups,
 static void log_refused(const struct peer *p, enum admit_result r, uint64_t id) {
 	char peer[96];
 	struct log_fields f = {
-		.has_peer = p->has_creds, .pid = p->pid, .uid = p->uid, .gid = p->gid,
-		.reason = admit_result_to_string(r), .ratelimit = true,
+		.has_peer = p->has_creds,
+		.pid = p->pid,
+		.uid = p->uid,
+		.gid = p->gid,
+		.reason = admit_result_to_string(r),
+		.ratelimit = true,
 	};
 	admit_peer_describe(p, peer, sizeof(peer));
 	if (r == ADMIT_DENIED)
@@ -334,10 +343,12 @@ static void log_refused(const struct peer *p, enum admit_result r, uint64_t id) 
 
 static void log_connect(const struct listener *l, const struct peer *p, uint64_t id) {
 	char peer[96];
-	struct log_fields f = { .has_peer = p->has_creds, .pid = p->pid, .uid = p->uid, .gid = p->gid };
+	struct log_fields f = {
+		.has_peer = p->has_creds, .pid = p->pid, .uid = p->uid, .gid = p->gid
+	};
 	admit_peer_describe(p, peer, sizeof(peer));
-	log_event(LOG_EVENT_CONNECT, LOG_INFO, &f, "Connection %llu%s on '%s'", (unsigned long long)id,
-		  peer, l->name);
+	log_event(LOG_EVENT_CONNECT, LOG_INFO, &f, "Connection %llu%s on '%s'",
+		  (unsigned long long)id, peer, l->name);
 }
 
 static int on_resume(sd_event_source *t _unused_, uint64_t now _unused_, void *userdata) {
@@ -354,13 +365,15 @@ static void accept_pause(struct server *s, int error) {
 
 	s->stats.accept_errors++;
 	if (log_ratelimit_ok(LOG_EVENT_REFUSED))
-		log_warning_errno(error, "Failed to accept connection, pausing accepts for %llu ms: %m",
+		log_warning_errno(error,
+				  "Failed to accept connection, pausing accepts for %llu ms: %m",
 				  (unsigned long long)(ACCEPT_PAUSE_USEC / USEC_PER_MSEC));
 	listeners_set_enabled(s, false);
 	s->accept_paused = true;
-	r = s->resume_timer ? sd_event_source_set_time_relative(s->resume_timer, ACCEPT_PAUSE_USEC)
-			    : sd_event_add_time_relative(s->event, &s->resume_timer, CLOCK_MONOTONIC,
-							 ACCEPT_PAUSE_USEC, USEC_PER_MSEC, on_resume, s);
+	r = s->resume_timer
+		    ? sd_event_source_set_time_relative(s->resume_timer, ACCEPT_PAUSE_USEC)
+		    : sd_event_add_time_relative(s->event, &s->resume_timer, CLOCK_MONOTONIC,
+						 ACCEPT_PAUSE_USEC, USEC_PER_MSEC, on_resume, s);
 	if (r >= 0)
 		r = sd_event_source_set_enabled(s->resume_timer, SD_EVENT_ONESHOT);
 	if (r < 0) {
@@ -424,7 +437,8 @@ static int on_accept(sd_event_source *src _unused_, int lfd, uint32_t revents _u
 		if (fd < 0) {
 			if (errno == EAGAIN)
 				break;
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
 				accept_pause(l->server, negative_errno());
 				break;
 			}
@@ -459,14 +473,15 @@ static void connections_adopt(struct server *s) {
 		    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
 		    (type != SOCK_STREAM && type != SOCK_SEQPACKET) ||
 		    peer_from_socket(fd, family, false, NULL, 0, &p) < 0) {
-			log_warning("Stored fd %d is not a connection ipcd can serve, closing it", fd);
+			log_warning("Stored fd %d is not a connection ipcd can serve, closing it",
+				    fd);
 			safe_close(fd);
 			continue;
 		}
 		r = admit_adopt(s->admit, &p);
 		if (r >= 0 &&
-		    (r = conn_new(fd, type == SOCK_SEQPACKET ? CONN_SEQPACKET : CONN_STREAM, &p, true,
-				  s->config, ++s->next_conn_id, now, &c)) < 0)
+		    (r = conn_new(fd, type == SOCK_SEQPACKET ? CONN_SEQPACKET : CONN_STREAM, &p,
+				  true, s->config, ++s->next_conn_id, now, &c)) < 0)
 			admit_release(s->admit, &p);
 		if (r < 0) {
 			log_warning_errno(r, "Failed to adopt stored connection, closing it: %m");
@@ -497,14 +512,16 @@ int listeners_start(struct server *s) {
 
 			/* Before READY, so that every datagram sent from then on says who sent it;
 			 * without credentials, access lists deny, as they must. */
-			if (setsockopt(l->fd, SOL_SOCKET, SO_PASSCRED, &(int){ 1 }, sizeof(int)) < 0)
-				log_warning_errno(negative_errno(),
-						  "Failed to enable credentials on '%s', ignoring: %m",
-						  l->name);
+			if (setsockopt(l->fd, SOL_SOCKET, SO_PASSCRED, &(int){ 1 }, sizeof(int)) <
+			    0)
+				log_warning_errno(
+					negative_errno(),
+					"Failed to enable credentials on '%s', ignoring: %m",
+					l->name);
 			fd = fcntl(l->fd, F_DUPFD_CLOEXEC, 3);
 			if (fd < 0)
-				return log_error_errno(negative_errno(), "Failed to duplicate fd %d: %m",
-						       l->fd);
+				return log_error_errno(negative_errno(),
+						       "Failed to duplicate fd %d: %m", l->fd);
 			r = conn_new(fd, CONN_DGRAM, &none, false, s->config, 0, now_usec(s), &c);
 			if (r < 0) {
 				safe_close(fd);

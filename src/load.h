@@ -5,8 +5,10 @@
 #include "driver.h"
 
 /* Runs the workload the options describe; the parameters used are returned for the report. */
-int load_run(const struct client_opts *o, struct drive_params *ret_params, struct drive_result *ret);
-int rate_run(const struct client_opts *o, struct drive_params *ret_params, struct drive_result *ret);
+int load_run(const struct client_opts *o, struct drive_params *ret_params,
+	     struct drive_result *ret);
+int rate_run(const struct client_opts *o, struct drive_params *ret_params,
+	     struct drive_result *ret);
 
 /* Runs the named matrix and reports it; returns the worst exit status of its rows. */
 int suite_run(const struct client_opts *o);

@@ -3,8 +3,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <syslog.h>
 #include <sys/types.h>
+#include <syslog.h>
 
 #include "macro.h"
 
@@ -37,7 +37,7 @@ struct log_fields {
 	bool has_duration;
 	uint64_t duration_usec;
 	const char *reason; /* NULL: none */
-	bool ratelimit;	    /* peer-triggered: at most a burst per interval per event kind */
+	bool ratelimit;     /* peer-triggered: at most a burst per interval per event kind */
 };
 
 void log_open(void);

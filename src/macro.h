@@ -23,7 +23,7 @@
 #define USEC_PER_SEC UINT64_C(1000000)
 #define USEC_PER_MSEC UINT64_C(1000)
 
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 /* Hand a pointer or fd on to a new owner, leaving the cleanup variable empty. */
 #define TAKE_PTR(p)                                                                                \

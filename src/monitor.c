@@ -69,7 +69,8 @@ static int on_progress(sd_event_source *s, uint64_t usec, void *userdata) {
 		elapsed = (double)(now - pr.start_usec) / 1e6;
 		fraction = m->p->duration_usec
 				   ? (double)(now - pr.start_usec) / (double)m->p->duration_usec
-				   : (double)atomic_load(&pr.bytes_received) / (double)MAX(m->total_bytes, 1);
+				   : (double)atomic_load(&pr.bytes_received) /
+					     (double)MAX(m->total_bytes, 1);
 		report_progress(stderr, fraction, elapsed,
 				elapsed > 0 ? (double)atomic_load(&pr.round_trips) / elapsed : 0,
 				atomic_load(&pr.errors));
@@ -114,8 +115,9 @@ static bool want_progress(const struct client_opts *o) {
 
 int monitor_run(const struct client_opts *o, const struct drive_params *p, uint64_t total_bytes,
 		struct drive_result *ret) {
-	struct monitor m = { .o = o, .p = p, .total_bytes = total_bytes,
-			     .progress = want_progress(o) };
+	struct monitor m = {
+		.o = o, .p = p, .total_bytes = total_bytes, .progress = want_progress(o)
+	};
 	sd_event_source *sources[5] = { NULL };
 	int r;
 
@@ -130,12 +132,15 @@ int monitor_run(const struct client_opts *o, const struct drive_params *p, uint6
 	/* From here the drive must be finished, whatever fails: it owns threads. */
 	if ((r = sd_event_add_signal(m.event, &sources[0], SIGINT, on_signal, &m)) >= 0 &&
 	    (r = sd_event_add_signal(m.event, &sources[1], SIGTERM, on_signal, &m)) >= 0 &&
-	    (r = sd_event_add_io(m.event, &sources[2], drive_done_fd(m.d), EPOLLIN, on_done, &m)) >= 0 &&
-	    (!m.progress || (r = sd_event_add_time_relative(m.event, &sources[3], CLOCK_MONOTONIC,
-							    PROGRESS_USEC, USEC_PER_MSEC, on_progress, &m)) >= 0) &&
+	    (r = sd_event_add_io(m.event, &sources[2], drive_done_fd(m.d), EPOLLIN, on_done, &m)) >=
+		    0 &&
+	    (!m.progress ||
+	     (r = sd_event_add_time_relative(m.event, &sources[3], CLOCK_MONOTONIC, PROGRESS_USEC,
+					     USEC_PER_MSEC, on_progress, &m)) >= 0) &&
 	    (!o->report_interval_usec ||
 	     (r = sd_event_add_time_relative(m.event, &sources[4], CLOCK_MONOTONIC,
-					     o->report_interval_usec, USEC_PER_MSEC, on_interval, &m)) >= 0)) {
+					     o->report_interval_usec, USEC_PER_MSEC, on_interval,
+					     &m)) >= 0)) {
 		for (size_t i = 3; i < ARRAY_SIZE(sources); i++)
 			if (sources[i])
 				(void)sd_event_source_set_enabled(sources[i], SD_EVENT_ON);

@@ -19,14 +19,23 @@ struct unit {
 
 /* Printing uses the first entry of each factor, in this order. */
 static const struct unit size_units[] = {
-	{ "TiB", UINT64_C(1) << 40 }, { "GiB", UINT64_C(1) << 30 }, { "MiB", UINT64_C(1) << 20 },
-	{ "KiB", UINT64_C(1) << 10 }, { "B", 1 },			    { "T", UINT64_C(1) << 40 },
-	{ "G", UINT64_C(1) << 30 },   { "M", UINT64_C(1) << 20 },	    { "K", UINT64_C(1) << 10 },
+	{ "TiB", UINT64_C(1) << 40 },
+	{ "GiB", UINT64_C(1) << 30 },
+	{ "MiB", UINT64_C(1) << 20 },
+	{ "KiB", UINT64_C(1) << 10 },
+	{ "B", 1 },
+	{ "T", UINT64_C(1) << 40 },
+	{ "G", UINT64_C(1) << 30 },
+	{ "M", UINT64_C(1) << 20 },
+	{ "K", UINT64_C(1) << 10 },
 };
 
 static const struct unit time_units[] = {
-	{ "h", 3600 * USEC_PER_SEC }, { "min", 60 * USEC_PER_SEC }, { "s", USEC_PER_SEC },
-	{ "ms", USEC_PER_MSEC },      { "us", 1 },
+	{ "h", 3600 * USEC_PER_SEC },
+	{ "min", 60 * USEC_PER_SEC },
+	{ "s", USEC_PER_SEC },
+	{ "ms", USEC_PER_MSEC },
+	{ "us", 1 },
 };
 
 static bool is_digit(char c) {
@@ -157,7 +166,8 @@ char *format_duration(char *buf, size_t len, uint64_t usec) {
 	/* The largest unit that divides evenly keeps the value exact; "us" always does. */
 	for (size_t i = 0; i < ARRAY_SIZE(time_units); i++)
 		if (usec % time_units[i].factor == 0) {
-			snprintf(buf, len, "%llu%s", (unsigned long long)(usec / time_units[i].factor),
+			snprintf(buf, len, "%llu%s",
+				 (unsigned long long)(usec / time_units[i].factor),
 				 time_units[i].suffix);
 			break;
 		}
@@ -172,10 +182,12 @@ char *format_timespan(char *buf, size_t len, uint64_t usec) {
 	else if (usec < 60 * USEC_PER_SEC)
 		snprintf(buf, len, "%.1fs", (double)usec / USEC_PER_SEC);
 	else if (usec < 3600 * USEC_PER_SEC)
-		snprintf(buf, len, "%llumin %llus", (unsigned long long)(usec / (60 * USEC_PER_SEC)),
+		snprintf(buf, len, "%llumin %llus",
+			 (unsigned long long)(usec / (60 * USEC_PER_SEC)),
 			 (unsigned long long)(usec / USEC_PER_SEC % 60));
 	else
-		snprintf(buf, len, "%lluh %llumin", (unsigned long long)(usec / (3600 * USEC_PER_SEC)),
+		snprintf(buf, len, "%lluh %llumin",
+			 (unsigned long long)(usec / (3600 * USEC_PER_SEC)),
 			 (unsigned long long)(usec / (60 * USEC_PER_SEC) % 60));
 	return buf;
 }

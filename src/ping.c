@@ -51,8 +51,8 @@ static int receive_echo(struct single *s, const struct client_opts *o, const str
 			return -ENODATA;
 		if (o->type != SOCK_STREAM) {
 			if (o->type == SOCK_DGRAM && (uint64_t)n == chunk)
-				for (uint64_t late = seq > LATE_WINDOW ? seq - LATE_WINDOW : 0; late < seq;
-				     late++)
+				for (uint64_t late = seq > LATE_WINDOW ? seq - LATE_WINDOW : 0;
+				     late < seq; late++)
 					if (is_echo_of(pat, late, chunk, buf))
 						goto next; /* an old round's echo, come late */
 			if ((uint64_t)n != chunk) {
@@ -89,18 +89,21 @@ int ping_run(const struct client_opts *o) {
 	hist_init(h);
 	r = single_connect(o, &s);
 	if (r < 0) {
-		fprintf(stderr, "ipc-client: cannot connect to '%s': %s\n", o->socket, strerror(-r));
+		fprintf(stderr, "ipc-client: cannot connect to '%s': %s\n", o->socket,
+			strerror(-r));
 		status = 3;
 		goto out;
 	}
 	start = now_nsec();
 	for (seq = 0; seq < o->count; seq++) {
-		uint64_t t, bad = 0, due = start + seq * o->ping_interval_usec * 1000, now = now_nsec();
+		uint64_t t, bad = 0, due = start + seq * o->ping_interval_usec * 1000,
+			    now = now_nsec();
 
 		if (due > now && (r = single_wait(&s, -1, 0, (due - now) / 1000)) < 0)
 			break;
 		t = now_nsec();
-		r = single_send(&s, pattern_at(&pat, 0, seq * o->chunk), o->chunk, o->io_timeout_usec);
+		r = single_send(&s, pattern_at(&pat, 0, seq * o->chunk), o->chunk,
+				o->io_timeout_usec);
 		if (r < 0)
 			break;
 		sent++;
@@ -129,8 +132,8 @@ int ping_run(const struct client_opts *o) {
 			break;
 	}
 	if (r < 0 && r != -EINTR && r != -EBADMSG && r != -ENODATA && seq < o->count && sent == seq)
-		fprintf(stderr, "ipc-client: seq=%llu: failed to send: %s\n", (unsigned long long)seq,
-			strerror(-r));
+		fprintf(stderr, "ipc-client: seq=%llu: failed to send: %s\n",
+			(unsigned long long)seq, strerror(-r));
 	report_ping_summary(stdout, o, sent, received, (now_nsec() - start) / 1000, h, failures);
 	/* Interrupted with every reply in: a clean run, as with ping(8). */
 	status = received == sent && failures == 0 && (seq == o->count || r == -EINTR) ? 0 : 1;

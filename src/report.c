@@ -37,8 +37,11 @@ static char *latency_text(char *buf, size_t len, uint64_t nsec) {
 	for (size_t i = 0; i < ARRAY_SIZE(units); i++)
 		if ((double)nsec >= units[i].scale || units[i].scale == 1) {
 			double v = (double)nsec / units[i].scale;
-			snprintf(buf, len, v < 10 ? "%.2f%s" : v < 100 ? "%.1f%s" : "%.0f%s", v,
-				 units[i].unit);
+			snprintf(buf, len,
+				 v < 10    ? "%.2f%s"
+				 : v < 100 ? "%.1f%s"
+					   : "%.0f%s",
+				 v, units[i].unit);
 			break;
 		}
 	return buf;
@@ -66,7 +69,8 @@ static void json_string(FILE *f, const char *s) {
 }
 
 static void json_latency(FILE *f, const struct hist *h) {
-	fprintf(f, "{\"count\": %" PRIu64 ", \"min\": %.3f", h->n, h->n ? (double)h->min / 1e3 : 0.0);
+	fprintf(f, "{\"count\": %" PRIu64 ", \"min\": %.3f", h->n,
+		h->n ? (double)h->min / 1e3 : 0.0);
 	for (size_t i = 0; i < ARRAY_SIZE(percentiles); i++)
 		fprintf(f, ", \"%s\": %.3f", percentile_keys[i],
 			(double)hist_percentile(h, percentiles[i], NULL) / 1e3);
@@ -77,9 +81,9 @@ static void json_latency(FILE *f, const struct hist *h) {
 static void json_errors(FILE *f, const struct drive_errors *e) {
 	fprintf(f,
 		"{\"refused\": %" PRIu64 ", \"connect_failed\": %" PRIu64
-		", \"connect_timeout\": %" PRIu64 ", \"reset\": %" PRIu64 ", \"eof_early\": %" PRIu64
-		", \"timed_out\": %" PRIu64 ", \"verify_failures\": %" PRIu64
-		", \"short_connections\": %" PRIu64 "}",
+		", \"connect_timeout\": %" PRIu64 ", \"reset\": %" PRIu64
+		", \"eof_early\": %" PRIu64 ", \"timed_out\": %" PRIu64
+		", \"verify_failures\": %" PRIu64 ", \"short_connections\": %" PRIu64 "}",
 		e->refused, e->connect_failed, e->connect_timeout, e->reset, e->eof_early,
 		e->timed_out, e->verify_failures, e->short_connections);
 }
@@ -96,11 +100,12 @@ static void json_machine(FILE *f) {
 static void json_params(FILE *f, const struct client_opts *o, const struct drive_params *p) {
 	fputs("{\"socket\": ", f);
 	json_string(f, o->socket);
-	fprintf(f, ", \"type\": \"%s\", \"mode\": \"%s\", \"connections\": %" PRIu64
-		   ", \"chunk\": %" PRIu64 ", \"depth\": %" PRIu64 ", \"rate\": %" PRIu64
-		   ", \"bytes_per_connection\": %" PRIu64 ", \"total_bytes\": %" PRIu64
-		   ", \"duration_s\": %.6g, \"warmup_s\": %.6g, \"threads\": %u, \"verify\": %s"
-		   ", \"connect_timeout_s\": %.6g, \"io_timeout_s\": %.6g}",
+	fprintf(f,
+		", \"type\": \"%s\", \"mode\": \"%s\", \"connections\": %" PRIu64
+		", \"chunk\": %" PRIu64 ", \"depth\": %" PRIu64 ", \"rate\": %" PRIu64
+		", \"bytes_per_connection\": %" PRIu64 ", \"total_bytes\": %" PRIu64
+		", \"duration_s\": %.6g, \"warmup_s\": %.6g, \"threads\": %u, \"verify\": %s"
+		", \"connect_timeout_s\": %.6g, \"io_timeout_s\": %.6g}",
 		client_type_to_string(p->type), p->mode == DRIVE_OPEN ? "open" : "closed",
 		p->connections, p->chunk, p->mode == DRIVE_CLOSED ? p->depth : 0,
 		p->mode == DRIVE_OPEN ? p->rate : 0, p->bytes_per_conn,
@@ -119,14 +124,15 @@ static void json_result(FILE *f, const struct drive_result *r) {
 		r->connected, (double)r->connect_usec / 1e6, (double)r->elapsed_usec / 1e6,
 		r->round_trips, r->bytes_sent, r->bytes_received,
 		per_second(r->round_trips, r->elapsed_usec),
-		per_second(r->bytes_received, r->elapsed_usec) / MIB, r->interrupted ? "true" : "false");
+		per_second(r->bytes_received, r->elapsed_usec) / MIB,
+		r->interrupted ? "true" : "false");
 	json_latency(f, &r->hist);
 	fputs(", \"errors\": ", f);
 	json_errors(f, &r->errors);
 	fputs(", \"mismatches\": [", f);
 	for (uint64_t i = 0; i < r->n_mismatches; i++)
-		fprintf(f, "%s{\"connection\": %" PRIu64 ", \"offset\": %" PRIu64 "}", i ? ", " : "",
-			r->mismatches[i].connection, r->mismatches[i].offset);
+		fprintf(f, "%s{\"connection\": %" PRIu64 ", \"offset\": %" PRIu64 "}",
+			i ? ", " : "", r->mismatches[i].connection, r->mismatches[i].offset);
 	fprintf(f, "], \"exit_status\": %d}", report_exit_status(r));
 }
 
@@ -140,8 +146,9 @@ static void csv_row(FILE *f, const char *command, const struct drive_params *p,
 	const struct hist *h = &r->hist;
 	const struct drive_errors *e = &r->errors;
 
-	fprintf(f, "%s,%s,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%.6f,%" PRIu64
-		   ",%.1f,%.3f",
+	fprintf(f,
+		"%s,%s,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%.6f,%" PRIu64
+		",%.1f,%.3f",
 		command, client_type_to_string(p->type), p->mode == DRIVE_OPEN ? "open" : "closed",
 		p->connections, p->chunk, p->mode == DRIVE_CLOSED ? p->depth : 0,
 		p->mode == DRIVE_OPEN ? p->rate : 0, (double)r->elapsed_usec / 1e6, r->round_trips,
@@ -149,21 +156,24 @@ static void csv_row(FILE *f, const char *command, const struct drive_params *p,
 		per_second(r->bytes_received, r->elapsed_usec) / MIB);
 	for (size_t i = 0; i < ARRAY_SIZE(percentiles); i++)
 		fprintf(f, ",%.3f", (double)hist_percentile(h, percentiles[i], NULL) / 1e3);
-	fprintf(f, ",%.3f,%.3f,%.3f", (double)h->max / 1e3, hist_mean(h) / 1e3, hist_stddev(h) / 1e3);
-	fprintf(f, ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-		   ",%" PRIu64 "\n",
+	fprintf(f, ",%.3f,%.3f,%.3f", (double)h->max / 1e3, hist_mean(h) / 1e3,
+		hist_stddev(h) / 1e3);
+	fprintf(f,
+		",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+		",%" PRIu64 "\n",
 		e->refused, e->connect_failed, e->connect_timeout, e->reset, e->eof_early,
 		e->timed_out, e->verify_failures, e->short_connections);
 }
 
 static void text_errors(FILE *f, const struct drive_result *r) {
 	const struct drive_errors *e = &r->errors;
-	static const char *const names[] = { "refused",	  "connect failed", "connect timed out",
-					     "reset",	  "EOF early",	    "timed out",
-					     "verify failed", "short connections" };
-	const uint64_t values[] = { e->refused, e->connect_failed, e->connect_timeout, e->reset,
-				    e->eof_early, e->timed_out, e->verify_failures,
-				    e->short_connections };
+	static const char *const names[] = { "refused",           "connect failed",
+					     "connect timed out", "reset",
+					     "EOF early",         "timed out",
+					     "verify failed",     "short connections" };
+	const uint64_t values[] = { e->refused,         e->connect_failed,   e->connect_timeout,
+				    e->reset,           e->eof_early,        e->timed_out,
+				    e->verify_failures, e->short_connections };
 	bool any = false;
 
 	fprintf(f, "  errors        ");
@@ -174,8 +184,9 @@ static void text_errors(FILE *f, const struct drive_result *r) {
 		}
 	fprintf(f, "%s\n", any ? "" : "none");
 	for (uint64_t i = 0; i < r->n_mismatches; i++)
-		fprintf(f, "  mismatch      connection %" PRIu64 ", first differing byte at offset %" PRIu64
-			   "\n",
+		fprintf(f,
+			"  mismatch      connection %" PRIu64
+			", first differing byte at offset %" PRIu64 "\n",
 			r->mismatches[i].connection, r->mismatches[i].offset);
 	if (e->verify_failures > r->n_mismatches)
 		fprintf(f, "  mismatch      … and %" PRIu64 " more connections\n",
@@ -193,13 +204,15 @@ static void text_latency(FILE *f, const struct hist *h) {
 		latency_text(b[0], 32, hist_percentile(h, 50, NULL)),
 		latency_text(b[1], 32, hist_percentile(h, 90, NULL)),
 		latency_text(b[2], 32, hist_percentile(h, 99, NULL)),
-		latency_text(b[3], 32, hist_percentile(h, 99.9, NULL)), latency_text(b[4], 32, h->max));
+		latency_text(b[3], 32, hist_percentile(h, 99.9, NULL)),
+		latency_text(b[4], 32, h->max));
 	fprintf(f, "                min %s  mean %s  stddev %s\n", latency_text(b[0], 32, h->min),
 		latency_text(b[1], 32, (uint64_t)hist_mean(h)),
 		latency_text(b[2], 32, (uint64_t)hist_stddev(h)));
 	if (h->overflow)
-		fprintf(f, "                %" PRIu64 " round trips took longer than %s (counted, "
-			   "above the histogram)\n",
+		fprintf(f,
+			"                %" PRIu64 " round trips took longer than %s (counted, "
+			"above the histogram)\n",
 			h->overflow, latency_text(b[0], 32, HIST_TOP_NSEC));
 }
 
@@ -208,8 +221,8 @@ static void text_run(FILE *f, const struct client_opts *o, const struct drive_pa
 	char a[FORMAT_SIZE_MAX], b[FORMAT_SIZE_MAX], d[FORMAT_DURATION_MAX];
 
 	fprintf(f, "ipc-client %s: %" PRIu64 " connection%s, %s chunks, ",
-		client_command_to_string(o->command), p->connections, p->connections == 1 ? "" : "s",
-		format_size(a, sizeof(a), p->chunk));
+		client_command_to_string(o->command), p->connections,
+		p->connections == 1 ? "" : "s", format_size(a, sizeof(a), p->chunk));
 	if (p->mode == DRIVE_OPEN)
 		fprintf(f, "%" PRIu64 " messages/s", p->rate);
 	else
@@ -224,7 +237,8 @@ static void text_run(FILE *f, const struct client_opts *o, const struct drive_pa
 		per_second(r->round_trips, r->elapsed_usec));
 	fprintf(f, "  throughput    %.2f MiB/s each way (%s sent, %s received)\n",
 		per_second(r->bytes_received, r->elapsed_usec) / MIB,
-		format_size(a, sizeof(a), r->bytes_sent), format_size(b, sizeof(b), r->bytes_received));
+		format_size(a, sizeof(a), r->bytes_sent),
+		format_size(b, sizeof(b), r->bytes_received));
 	text_latency(f, &r->hist);
 	text_errors(f, r);
 }
@@ -232,23 +246,23 @@ static void text_run(FILE *f, const struct client_opts *o, const struct drive_pa
 void report_run(FILE *f, const struct client_opts *o, const struct drive_params *p,
 		const struct drive_result *r) {
 	switch (report_format(o)) {
-	case REPORT_JSON:
-		fprintf(f, "{\"version\": \"%s\", \"command\": \"%s\", ", VERSION,
-			client_command_to_string(o->command));
-		json_machine(f);
-		fputs(", \"parameters\": ", f);
-		json_params(f, o, p);
-		fputs(", \"result\": ", f);
-		json_result(f, r);
-		fputs("}\n", f);
-		break;
-	case REPORT_CSV:
-		fprintf(f, "%s\n", csv_header);
-		csv_row(f, client_command_to_string(o->command), p, r);
-		break;
-	case REPORT_TEXT:
-		text_run(f, o, p, r);
-		break;
+		case REPORT_JSON:
+			fprintf(f, "{\"version\": \"%s\", \"command\": \"%s\", ", VERSION,
+				client_command_to_string(o->command));
+			json_machine(f);
+			fputs(", \"parameters\": ", f);
+			json_params(f, o, p);
+			fputs(", \"result\": ", f);
+			json_result(f, r);
+			fputs("}\n", f);
+			break;
+		case REPORT_CSV:
+			fprintf(f, "%s\n", csv_header);
+			csv_row(f, client_command_to_string(o->command), p, r);
+			break;
+		case REPORT_TEXT:
+			text_run(f, o, p, r);
+			break;
 	}
 	fflush(f);
 }
@@ -257,45 +271,49 @@ void report_suite(FILE *f, const struct client_opts *o, const struct suite_row *
 	char l[2][32];
 
 	switch (report_format(o)) {
-	case REPORT_JSON:
-		fprintf(f, "{\"version\": \"%s\", \"command\": \"suite\", \"suite\": ", VERSION);
-		json_string(f, o->suite);
-		fputs(", ", f);
-		json_machine(f);
-		fputs(", \"rows\": [", f);
-		for (size_t i = 0; i < n; i++) {
-			fprintf(f, "%s{\"workload\": \"%s\", \"parameters\": ", i ? ", " : "",
-				rows[i].workload);
-			json_params(f, o, &rows[i].params);
-			fputs(", \"result\": ", f);
-			json_result(f, rows[i].result);
-			fputs("}", f);
-		}
-		fputs("]}\n", f);
-		break;
-	case REPORT_CSV:
-		fprintf(f, "%s\n", csv_header);
-		for (size_t i = 0; i < n; i++)
-			csv_row(f, rows[i].workload, &rows[i].params, rows[i].result);
-		break;
-	case REPORT_TEXT:
-		fprintf(f, "ipc-client suite %s: %s, %s\n\n", o->suite,
-			client_type_to_string(rows[0].params.type), o->socket);
-		fprintf(f, "%-13s %11s %8s %12s %12s %10s %10s %10s %8s\n", "workload", "connections",
-			"bytes", "round trips", "rt/s", "MiB/s", "p50", "p99", "errors");
-		for (size_t i = 0; i < n; i++) {
-			const struct drive_result *r = rows[i].result;
-			fprintf(f, "%-13s %11" PRIu64 " %8" PRIu64 " %12" PRIu64 " %12.0f %10.2f %10s %10s %8" PRIu64
-				   "\n",
-				rows[i].workload, rows[i].params.connections, rows[i].params.chunk,
-				r->round_trips,
-				per_second(r->round_trips, r->elapsed_usec),
-				per_second(r->bytes_received, r->elapsed_usec) / MIB,
-				latency_text(l[0], 32, hist_percentile(&r->hist, 50, NULL)),
-				latency_text(l[1], 32, hist_percentile(&r->hist, 99, NULL)),
-				errors_total(&r->errors));
-		}
-		break;
+		case REPORT_JSON:
+			fprintf(f, "{\"version\": \"%s\", \"command\": \"suite\", \"suite\": ",
+				VERSION);
+			json_string(f, o->suite);
+			fputs(", ", f);
+			json_machine(f);
+			fputs(", \"rows\": [", f);
+			for (size_t i = 0; i < n; i++) {
+				fprintf(f,
+					"%s{\"workload\": \"%s\", \"parameters\": ", i ? ", " : "",
+					rows[i].workload);
+				json_params(f, o, &rows[i].params);
+				fputs(", \"result\": ", f);
+				json_result(f, rows[i].result);
+				fputs("}", f);
+			}
+			fputs("]}\n", f);
+			break;
+		case REPORT_CSV:
+			fprintf(f, "%s\n", csv_header);
+			for (size_t i = 0; i < n; i++)
+				csv_row(f, rows[i].workload, &rows[i].params, rows[i].result);
+			break;
+		case REPORT_TEXT:
+			fprintf(f, "ipc-client suite %s: %s, %s\n\n", o->suite,
+				client_type_to_string(rows[0].params.type), o->socket);
+			fprintf(f, "%-13s %11s %8s %12s %12s %10s %10s %10s %8s\n", "workload",
+				"connections", "bytes", "round trips", "rt/s", "MiB/s", "p50",
+				"p99", "errors");
+			for (size_t i = 0; i < n; i++) {
+				const struct drive_result *r = rows[i].result;
+				fprintf(f,
+					"%-13s %11" PRIu64 " %8" PRIu64 " %12" PRIu64
+					" %12.0f %10.2f %10s %10s %8" PRIu64 "\n",
+					rows[i].workload, rows[i].params.connections,
+					rows[i].params.chunk, r->round_trips,
+					per_second(r->round_trips, r->elapsed_usec),
+					per_second(r->bytes_received, r->elapsed_usec) / MIB,
+					latency_text(l[0], 32, hist_percentile(&r->hist, 50, NULL)),
+					latency_text(l[1], 32, hist_percentile(&r->hist, 99, NULL)),
+					errors_total(&r->errors));
+			}
+			break;
 	}
 	fflush(f);
 }
@@ -337,43 +355,53 @@ void report_ping_summary(FILE *f, const struct client_opts *o, uint64_t sent, ui
 	for (size_t i = 0; i < ARRAY_SIZE(percentiles); i++)
 		ms[i] = (double)hist_percentile(h, percentiles[i], NULL) / 1e6;
 	switch (report_format(o)) {
-	case REPORT_JSON:
-		fprintf(f, "{\"version\": \"%s\", \"command\": \"ping\", ", VERSION);
-		json_machine(f);
-		fputs(", \"parameters\": {\"socket\": ", f);
-		json_string(f, o->socket);
-		fprintf(f, ", \"type\": \"%s\", \"chunk\": %" PRIu64 ", \"count\": %" PRIu64
-			   ", \"interval_s\": %.6g}",
-			client_type_to_string(o->type), o->chunk, o->count,
-			(double)o->ping_interval_usec / 1e6);
-		fprintf(f, ", \"result\": {\"transmitted\": %" PRIu64 ", \"received\": %" PRIu64
-			   ", \"loss_percent\": %.1f, \"elapsed_s\": %.6f, \"verify_failures\": %" PRIu64
-			   ", \"latency_us\": ",
-			sent, received, loss, (double)elapsed_usec / 1e6, verify_failures);
-		json_latency(f, h);
-		fputs("}}\n", f);
-		break;
-	case REPORT_CSV:
-		fprintf(f, "transmitted,received,loss_percent,min_ms,avg_ms,max_ms,mdev_ms,p50_ms,"
-			   "p90_ms,p99_ms,p99_9_ms,verify_failures\n");
-		fprintf(f, "%" PRIu64 ",%" PRIu64 ",%.1f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%" PRIu64
-			   "\n",
-			sent, received, loss, h->n ? (double)h->min / 1e6 : 0.0, hist_mean(h) / 1e6,
-			(double)h->max / 1e6, hist_stddev(h) / 1e6, ms[0], ms[1], ms[2], ms[3],
-			verify_failures);
-		break;
-	case REPORT_TEXT:
-		fprintf(f, "--- %s ipc-client ping statistics ---\n", o->socket);
-		fprintf(f, "%" PRIu64 " transmitted, %" PRIu64 " received, %.1f%% loss, time %.0fms\n",
-			sent, received, loss, (double)elapsed_usec / 1e3);
-		if (h->n)
-			fprintf(f, "rtt min/avg/max/mdev = %.3f/%.3f/%.3f/%.3f ms\n"
-				   "rtt p50/p90/p99/p99.9 = %.3f/%.3f/%.3f/%.3f ms\n",
-				(double)h->min / 1e6, hist_mean(h) / 1e6, (double)h->max / 1e6,
-				hist_stddev(h) / 1e6, ms[0], ms[1], ms[2], ms[3]);
-		if (verify_failures)
-			fprintf(f, "%" PRIu64 " echoes differed from what was sent\n", verify_failures);
-		break;
+		case REPORT_JSON:
+			fprintf(f, "{\"version\": \"%s\", \"command\": \"ping\", ", VERSION);
+			json_machine(f);
+			fputs(", \"parameters\": {\"socket\": ", f);
+			json_string(f, o->socket);
+			fprintf(f,
+				", \"type\": \"%s\", \"chunk\": %" PRIu64 ", \"count\": %" PRIu64
+				", \"interval_s\": %.6g}",
+				client_type_to_string(o->type), o->chunk, o->count,
+				(double)o->ping_interval_usec / 1e6);
+			fprintf(f,
+				", \"result\": {\"transmitted\": %" PRIu64
+				", \"received\": %" PRIu64
+				", \"loss_percent\": %.1f, \"elapsed_s\": %.6f, "
+				"\"verify_failures\": %" PRIu64 ", \"latency_us\": ",
+				sent, received, loss, (double)elapsed_usec / 1e6, verify_failures);
+			json_latency(f, h);
+			fputs("}}\n", f);
+			break;
+		case REPORT_CSV:
+			fprintf(f, "transmitted,received,loss_percent,min_ms,avg_ms,max_ms,mdev_ms,"
+				   "p50_ms,"
+				   "p90_ms,p99_ms,p99_9_ms,verify_failures\n");
+			fprintf(f,
+				"%" PRIu64 ",%" PRIu64
+				",%.1f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%" PRIu64 "\n",
+				sent, received, loss, h->n ? (double)h->min / 1e6 : 0.0,
+				hist_mean(h) / 1e6, (double)h->max / 1e6, hist_stddev(h) / 1e6,
+				ms[0], ms[1], ms[2], ms[3], verify_failures);
+			break;
+		case REPORT_TEXT:
+			fprintf(f, "--- %s ipc-client ping statistics ---\n", o->socket);
+			fprintf(f,
+				"%" PRIu64 " transmitted, %" PRIu64
+				" received, %.1f%% loss, time %.0fms\n",
+				sent, received, loss, (double)elapsed_usec / 1e3);
+			if (h->n)
+				fprintf(f,
+					"rtt min/avg/max/mdev = %.3f/%.3f/%.3f/%.3f ms\n"
+					"rtt p50/p90/p99/p99.9 = %.3f/%.3f/%.3f/%.3f ms\n",
+					(double)h->min / 1e6, hist_mean(h) / 1e6,
+					(double)h->max / 1e6, hist_stddev(h) / 1e6, ms[0], ms[1],
+					ms[2], ms[3]);
+			if (verify_failures)
+				fprintf(f, "%" PRIu64 " echoes differed from what was sent\n",
+					verify_failures);
+			break;
 	}
 	fflush(f);
 }

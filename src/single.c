@@ -18,12 +18,15 @@ static uint64_t now_usec(void) {
 }
 
 int single_wait(struct single *s, int fd, short events, uint64_t timeout_usec) {
-	struct pollfd p[2] = { { .fd = s->signal_fd, .events = POLLIN }, { .fd = fd, .events = events } };
+	struct pollfd p[2] = { { .fd = s->signal_fd, .events = POLLIN },
+			       { .fd = fd, .events = events } };
 	uint64_t deadline = now_usec() + timeout_usec;
 
 	for (;;) {
 		uint64_t now = now_usec();
-		int ms = now >= deadline ? 0 : (int)MIN((deadline - now + 999) / 1000, (uint64_t)INT32_MAX);
+		int ms = now >= deadline
+				 ? 0
+				 : (int)MIN((deadline - now + 999) / 1000, (uint64_t)INT32_MAX);
 		int n = poll(p, fd >= 0 ? 2 : 1, ms);
 		if (n < 0) {
 			if (errno == EINTR)

@@ -9,14 +9,14 @@
 
 /* Why a connection ended; IPCD_REASON values. */
 enum close_reason {
-	CLOSE_EOF,	    /* the peer closed and every byte was echoed */
-	CLOSE_ERROR,	    /* reset, or another socket error */
-	CLOSE_IDLE,	    /* limits.idle_timeout */
-	CLOSE_BYTES,	    /* limits.max_connection_bytes */
-	CLOSE_TIME,	    /* limits.max_connection_time */
+	CLOSE_EOF,          /* the peer closed and every byte was echoed */
+	CLOSE_ERROR,        /* reset, or another socket error */
+	CLOSE_IDLE,         /* limits.idle_timeout */
+	CLOSE_BYTES,        /* limits.max_connection_bytes */
+	CLOSE_TIME,         /* limits.max_connection_time */
 	CLOSE_MESSAGE_SIZE, /* limits.max_message_size (seqpacket) */
 	CLOSE_NO_MEMORY,    /* a pending buffer could not be allocated */
-	CLOSE_SHUTDOWN,	    /* still open when the drain ran out */
+	CLOSE_SHUTDOWN,     /* still open when the drain ran out */
 	CLOSE_PRESERVED,    /* handed to the service manager's fd store for the next instance */
 	_CLOSE_MAX,
 };
@@ -35,7 +35,7 @@ struct worker_stats {
 	atomic_uint_fast64_t closed[_CLOSE_MAX];
 	atomic_uint_fast64_t datagrams;
 	atomic_uint_fast64_t dgram_unanswerable; /* sender had no address */
-	atomic_uint_fast64_t dgram_dropped;	 /* sender's queue full or sender gone */
+	atomic_uint_fast64_t dgram_dropped;      /* sender's queue full or sender gone */
 	atomic_uint_fast64_t dgram_oversize;
 	atomic_uint_fast64_t dgram_denied;
 	atomic_uint_fast64_t last_datagram_usec; /* CLOCK_MONOTONIC, for exit_on_idle */

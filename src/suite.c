@@ -19,8 +19,9 @@ static const uint64_t data_exchange_chunks[] = { 100, 1000, 10000, 100000 };
 
 #define PING_PONG_ROUND_TRIPS 100000
 #define DATA_EXCHANGE_CHUNKS 50000
-#define ROWS (ARRAY_SIZE(ping_pong_connections) + \
-	      ARRAY_SIZE(data_exchange_connections) * ARRAY_SIZE(data_exchange_chunks))
+#define ROWS                                                                                       \
+	(ARRAY_SIZE(ping_pong_connections) +                                                       \
+	 ARRAY_SIZE(data_exchange_connections) * ARRAY_SIZE(data_exchange_chunks))
 
 static void row_params(const struct client_opts *o, uint64_t connections, uint64_t chunk,
 		       uint64_t chunks_in_all, struct drive_params *p) {

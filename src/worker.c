@@ -108,8 +108,8 @@ static void worker_store_batch(struct conn **batch, size_t n) {
 		fds[i] = batch[i]->fd;
 	r = fdstore_save(fds, n);
 	if (r < 0)
-		log_warning_errno(r, "Failed to hand %zu connections to the fd store, closing them: %m",
-				  n);
+		log_warning_errno(
+			r, "Failed to hand %zu connections to the fd store, closing them: %m", n);
 	for (size_t i = 0; i < n; i++)
 		conn_close(batch[i], r < 0 ? CLOSE_SHUTDOWN : CLOSE_PRESERVED);
 }

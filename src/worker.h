@@ -26,7 +26,7 @@ struct worker {
 	int inbox_fd;
 	sd_event_source *inbox_source;
 	pthread_mutex_t inbox_lock;
-	struct conn *inbox; /* newest first; reversed on intake */
+	struct conn *inbox;               /* newest first; reversed on intake */
 	struct ipcd_config *inbox_config; /* a reloaded configuration for datagram sockets */
 	atomic_bool drain_requested;
 	atomic_bool exited;

@@ -42,10 +42,10 @@
 #include <unistd.h>
 #include <unwind.h>
 
-#define EXPORT      __attribute__((visibility("default")))
-#define ARENA_SIZE  (64 * 1024)
+#define EXPORT __attribute__((visibility("default")))
+#define ARENA_SIZE (64 * 1024)
 #define ARENA_ALIGN 16
-#define COUNT_ALL   UINT64_MAX
+#define COUNT_ALL UINT64_MAX
 
 static void *(*next_malloc)(size_t);
 static void *(*next_calloc)(size_t, size_t);
@@ -174,7 +174,7 @@ static char *fmt_u64(char *end, uint64_t v) {
 static void log_line(const char *what, uint64_t n, const char *fn, size_t size, bool stack) {
 	char a[24], b[24];
 	void *ip[32];
-	struct frames frames = {ip, 0, 32};
+	struct frames frames = { ip, 0, 32 };
 
 	if (log_fd < 0)
 		return;
@@ -206,7 +206,7 @@ static void log_line(const char *what, uint64_t n, const char *fn, size_t size, 
 
 static bool from_runtime(void) {
 	void *ip[24];
-	struct frames frames = {ip, 0, 24};
+	struct frames frames = { ip, 0, 24 };
 
 	if (n_runtime == 0)
 		return false;
@@ -381,8 +381,8 @@ static void on_fatal(int sig) {
 }
 
 static int find_runtime(struct dl_phdr_info *info, size_t size, void *userdata) {
-	static const char *const names[] = {"/libasan.so", "/libubsan.so", "/liblsan.so",
-	                                    "/libtsan.so", "/libhwasan.so"};
+	static const char *const names[] = { "/libasan.so", "/libubsan.so", "/liblsan.so",
+					     "/libtsan.so", "/libhwasan.so" };
 	(void)size;
 	(void)userdata;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -421,7 +421,7 @@ static uint64_t env_u64(const char *name, uint64_t def) {
 }
 
 __attribute__((constructor)) static void failmalloc_init(void) {
-	static const int fatal[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+	static const int fatal[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
 	const char *start = getenv("IPCD_FAIL_MALLOC_START"), *log = getenv("IPCD_FAIL_MALLOC_LOG");
 
 	resolve();
@@ -435,13 +435,13 @@ __attribute__((constructor)) static void failmalloc_init(void) {
 		/* Only where nothing else has taken them: a sanitizer's handlers come later and
 		 * replace these, which is what we want. */
 		for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++) {
-			struct sigaction old, sa = {.sa_handler = on_fatal};
+			struct sigaction old, sa = { .sa_handler = on_fatal };
 			if (sigaction(fatal[i], NULL, &old) == 0 && old.sa_handler == SIG_DFL)
 				(void)sigaction(fatal[i], &sa, NULL);
 		}
 	}
 	if (start && strcmp(start, "signal") == 0) {
-		struct sigaction sa = {.sa_handler = on_arm, .sa_flags = SA_RESTART};
+		struct sigaction sa = { .sa_handler = on_arm, .sa_flags = SA_RESTART };
 		(void)sigaction(SIGUSR2, &sa, NULL);
 	} else
 		atomic_store(&counting, true);

@@ -19,7 +19,7 @@
 #include "macro.h"
 #include "sockaddr.h"
 
-#define ARGS_MAX    32
+#define ARGS_MAX 32
 #define ARG_LEN_MAX 256
 
 #define IN(v, lo, hi) ((v) >= (lo) && (v) <= (hi))
@@ -53,7 +53,7 @@ static void check_opts(const struct client_opts *o) {
 	      "type %d", o->type);
 	CHECK(IN(o->threads, 1u, max_threads), "threads %u", o->threads);
 	CHECK(o->progress == PROGRESS_AUTO || o->progress == PROGRESS_ALWAYS ||
-		  o->progress == PROGRESS_NEVER,
+		      o->progress == PROGRESS_NEVER,
 	      "progress %d", (int)o->progress);
 	CHECK(!(o->json && o->csv), "json and csv");
 	CHECK(IN(o->connect_timeout_usec, USEC_PER_MSEC, 3600 * USEC_PER_SEC), "%" PRIu64,
@@ -70,7 +70,7 @@ static void check_opts(const struct client_opts *o) {
 	CHECK(IN(o->count, 1, 1000000000), "count %" PRIu64, o->count);
 	CHECK(o->ping_interval_usec <= 3600 * USEC_PER_SEC, "%" PRIu64, o->ping_interval_usec);
 	CHECK(o->report_interval_usec == 0 ||
-		  IN(o->report_interval_usec, 10 * USEC_PER_MSEC, 3600 * USEC_PER_SEC),
+		      IN(o->report_interval_usec, 10 * USEC_PER_MSEC, 3600 * USEC_PER_SEC),
 	      "%" PRIu64, o->report_interval_usec);
 	if (o->limit == LIMIT_DURATION)
 		CHECK(o->warmup_usec < o->duration_usec, "warmup %" PRIu64 " of %" PRIu64,
@@ -86,7 +86,7 @@ static void check_opts(const struct client_opts *o) {
 			      o->bytes_per_conn);
 		if (o->limit == LIMIT_TOTAL_BYTES)
 			CHECK(o->total_bytes <= UINT64_C(1) << 56 &&
-				  o->total_bytes / o->connections >= o->chunk,
+				      o->total_bytes / o->connections >= o->chunk,
 			      "%" PRIu64 " over %" PRIu64, o->total_bytes, o->connections);
 	}
 	if (o->command == CMD_LOAD || o->command == CMD_RATE)

@@ -17,16 +17,22 @@
 #include "parse.h"
 #include "sockaddr.h"
 
-#define SENTINEL   UINT64_C(0xdeadbeefcafef00d)
+#define SENTINEL UINT64_C(0xdeadbeefcafef00d)
 #define STRING_MAX 1024
 
 static const struct {
 	const char *suffix;
 	uint64_t factor;
 } size_suffixes[] = {
-	{ "", 1 },		      { "B", 1 },		    { "K", UINT64_C(1) << 10 },
-	{ "KiB", UINT64_C(1) << 10 }, { "M", UINT64_C(1) << 20 }, { "MiB", UINT64_C(1) << 20 },
-	{ "G", UINT64_C(1) << 30 },   { "GiB", UINT64_C(1) << 30 }, { "T", UINT64_C(1) << 40 },
+	{ "", 1 },
+	{ "B", 1 },
+	{ "K", UINT64_C(1) << 10 },
+	{ "KiB", UINT64_C(1) << 10 },
+	{ "M", UINT64_C(1) << 20 },
+	{ "MiB", UINT64_C(1) << 20 },
+	{ "G", UINT64_C(1) << 30 },
+	{ "GiB", UINT64_C(1) << 30 },
+	{ "T", UINT64_C(1) << 40 },
 	{ "TiB", UINT64_C(1) << 40 },
 };
 
@@ -34,8 +40,11 @@ static const struct {
 	const char *suffix;
 	uint64_t factor;
 } time_suffixes[] = {
-	{ "us", 1 },		    { "ms", USEC_PER_MSEC },	  { "s", USEC_PER_SEC },
-	{ "min", 60 * USEC_PER_SEC }, { "h", 3600 * USEC_PER_SEC },
+	{ "us", 1 },
+	{ "ms", USEC_PER_MSEC },
+	{ "s", USEC_PER_SEC },
+	{ "min", 60 * USEC_PER_SEC },
+	{ "h", 3600 * USEC_PER_SEC },
 };
 
 static const uint64_t default_units[] = { 1, USEC_PER_MSEC, USEC_PER_SEC, 60 * USEC_PER_SEC,

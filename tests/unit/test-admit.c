@@ -70,7 +70,8 @@ TEST(uid_table_survives_many_uids_and_removals) {
 	}
 	for (uid_t u = 0; u < 5000; u++) {
 		struct peer p = peer_uid(u * 7919);
-		ASSERT_EQ(admit_check(a, c, &p, 0), u % 2 ? ADMIT_MAX_CONNECTIONS_PER_UID : ADMIT_OK);
+		ASSERT_EQ(admit_check(a, c, &p, 0),
+			  u % 2 ? ADMIT_MAX_CONNECTIONS_PER_UID : ADMIT_OK);
 	}
 	ASSERT_EQ(admit_active(a), 5000);
 	admit_free(a);
@@ -109,8 +110,9 @@ TEST(access_lists) {
 	uint32_t uids[] = { 1000 }, gids[] = { 50 };
 	gid_t extra[] = { 7, 50 };
 	struct peer alice = peer_uid(1000), bob = peer_uid(1001), tcp = { .has_creds = false };
-	struct peer carol = { .has_creds = true, .uid = 1002, .gid = 1002, .groups = extra,
-			      .n_groups = 2 };
+	struct peer carol = {
+		.has_creds = true, .uid = 1002, .gid = 1002, .groups = extra, .n_groups = 2
+	};
 
 	ASSERT_TRUE(admit_peer_allowed(c, &bob)); /* empty lists: everyone */
 	ASSERT_TRUE(admit_peer_allowed(c, &tcp));

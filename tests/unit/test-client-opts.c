@@ -74,8 +74,8 @@ TEST(bad_invocations_get_one_clear_line) {
 		char err[CLIENT_ERROR_MAX];
 		int r = parse(bad[i].args, &o, err);
 		if (r != -EINVAL || !strstr(err, bad[i].message) || strchr(err, '\n'))
-			ASSERT_FAIL_("'%s': r=%d, message \"%s\", wanted \"%s\"", bad[i].args, r, err,
-				     bad[i].message);
+			ASSERT_FAIL_("'%s': r=%d, message \"%s\", wanted \"%s\"", bad[i].args, r,
+				     err, bad[i].message);
 	}
 }
 

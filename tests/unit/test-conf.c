@@ -137,13 +137,15 @@ static const struct {
 	{ "listen = [ \"\" ];\n", 1, "is not a socket path or @name" },
 	{ "listen = [ \"/a\", \"/a\" ];\n", 1, "\"/a\" is listed twice" },
 	{ "listen = \"/a\";\n", 1, "listen = \"/a\": must be a list of strings" },
-	{ "listen = [ \"/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	{ "listen = [ "
+	  "\"/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\" ];\n",
 	  1, "is too long for a socket address" },
 	{ "access = { allow_uids = [ \"no-such-user-ipcd\" ]; };\n", 1,
 	  "unknown user \"no-such-user-ipcd\"" },
 	{ "access = { allow_gids = [ -1 ]; };\n", 1, "-1 is not a valid gid" },
-	{ "workers = 1025;\n", 1, "workers = 1025: out of range (allowed: 0 (one per CPU), 1 to 1024)" },
+	{ "workers = 1025;\n", 1,
+	  "workers = 1025: out of range (allowed: 0 (one per CPU), 1 to 1024)" },
 	{ "limits = { max_connections = 10; max_connections_per_uid = 11; };\n", 1,
 	  "limits.max_connections_per_uid = 11: exceeds limits.max_connections (10)" },
 	{ "limits = { buffer_size = 1024; };\n", 1,
@@ -164,8 +166,8 @@ TEST(bad_values_name_file_line_setting_and_allowed) {
 			ASSERT_FAIL_("case %zu accepted (r=%d): %s", i, r, bad[i].text);
 		if (ms.n != 1 || strncmp(ms.text, prefix, strlen(prefix)) != 0 ||
 		    !strstr(ms.text, bad[i].message))
-			ASSERT_FAIL_("case %zu: got %u message(s):\n%swanted %s%s", i, ms.n, ms.text,
-				     prefix, bad[i].message);
+			ASSERT_FAIL_("case %zu: got %u message(s):\n%swanted %s%s", i, ms.n,
+				     ms.text, prefix, bad[i].message);
 	}
 }
 
@@ -187,10 +189,11 @@ TEST(every_error_is_reported_in_line_order) {
 	struct messages ms;
 	const char *p;
 
-	ASSERT_EQ(load_text("workers = \"x\";\nlimits = { max_conections = 5;\n buffer_size = 1; };\n"
-			    "log = { level = \"loud\"; };\n",
-			    &ms, &c),
-		  -EINVAL);
+	ASSERT_EQ(
+		load_text("workers = \"x\";\nlimits = { max_conections = 5;\n buffer_size = 1; };\n"
+			  "log = { level = \"loud\"; };\n",
+			  &ms, &c),
+		-EINVAL);
 	ASSERT_TRUE(!c);
 	ASSERT_EQ(ms.n, 4);
 	p = strstr(ms.text, "t.conf:1: workers");
@@ -227,11 +230,12 @@ TEST(dump_reads_back_identically) {
 	size_t n1, n2;
 	FILE *f;
 
-	ASSERT_EQ(load_text("limits = { max_connection_bytes = \"5G\"; idle_timeout = \"1500ms\"; "
-			    "max_connection_time = 2147483648L; };\n"
-			    "access = { allow_uids = [ 0, 5 ]; };\nlisten = [ \"/x \\\"y\\\"\" ];\n",
-			    &ms, &c),
-		  0);
+	ASSERT_EQ(
+		load_text("limits = { max_connection_bytes = \"5G\"; idle_timeout = \"1500ms\"; "
+			  "max_connection_time = 2147483648L; };\n"
+			  "access = { allow_uids = [ 0, 5 ]; };\nlisten = [ \"/x \\\"y\\\"\" ];\n",
+			  &ms, &c),
+		0);
 	f = open_memstream(&dump1, &n1);
 	conf_dump(c, f);
 	fclose(f);

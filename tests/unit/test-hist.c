@@ -41,7 +41,8 @@ static bool check_distribution(uint64_t *values, size_t n, const char *name) {
 		hist_record(h, values[i]);
 	qsort(values, n, sizeof(*values), cmp_u64);
 	for (size_t i = 0; i < ARRAY_SIZE(ps); i++) {
-		uint64_t want = exact_percentile(values, n, ps[i]), got = hist_percentile(h, ps[i], NULL);
+		uint64_t want = exact_percentile(values, n, ps[i]),
+			 got = hist_percentile(h, ps[i], NULL);
 		double err = fabs((double)got - (double)want) / (double)MAX(want, 1);
 		if (err > 0.01) {
 			printf("%s p%g: histogram %llu, exact %llu (%.2f%% off)\n", name, ps[i],

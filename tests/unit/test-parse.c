@@ -53,12 +53,13 @@ TEST(size_units) {
 }
 
 TEST(size_rejects_junk_overflow_and_inexact_fractions) {
-	static const char *const bad[] = { "", "K", "1KK", "1 K", " 1K", "1K ", "-1K", "1.K",
+	static const char *const bad[] = { "",    "K",    "1KK", "1 K", " 1K", "1K ", "-1K", "1.K",
 					   ".5K", "0.1K", "1.5", "1e3", "1kb", "1Kb", "0x10" };
 	uint64_t v = 99;
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		if (parse_size(bad[i], &v) != -EINVAL)
-			ASSERT_FAIL_("parse_size(\"%s\") accepted: %llu", bad[i], (unsigned long long)v);
+			ASSERT_FAIL_("parse_size(\"%s\") accepted: %llu", bad[i],
+				     (unsigned long long)v);
 	}
 	ASSERT_EQ(v, 99);
 	ASSERT_EQ(parse_size("16777216T", &v), -ERANGE);
@@ -85,16 +86,17 @@ TEST(duration_units) {
 	ASSERT_EQ(parse_duration("7", USEC_PER_MSEC, &v), 0);
 	ASSERT_EQ(v, 7000);
 	ASSERT_EQ(parse_duration("0.0005ms", USEC_PER_SEC, &v), -EINVAL); /* below 1 us */
-	ASSERT_EQ(parse_duration("1S", USEC_PER_SEC, &v), -EINVAL);	   /* units are exact */
-	ASSERT_EQ(parse_duration("1m", USEC_PER_SEC, &v), -EINVAL);	   /* min, not m */
+	ASSERT_EQ(parse_duration("1S", USEC_PER_SEC, &v), -EINVAL);       /* units are exact */
+	ASSERT_EQ(parse_duration("1m", USEC_PER_SEC, &v), -EINVAL);       /* min, not m */
 	ASSERT_EQ(parse_duration("s", USEC_PER_SEC, &v), -EINVAL);
 	ASSERT_EQ(parse_duration("-1s", USEC_PER_SEC, &v), -EINVAL);
 	ASSERT_EQ(parse_duration("99999999999999h", USEC_PER_SEC, &v), -ERANGE);
 }
 
 TEST(format_duration_round_trips) {
-	static const uint64_t values[] = { 1, 999, 1000, 1500, 1000000, 1500000, 60000000,
-					   90000000, 3600000000, 7200000001, UINT64_MAX };
+	static const uint64_t values[] = { 1,          999,        1000,      1500,
+					   1000000,    1500000,    60000000,  90000000,
+					   3600000000, 7200000001, UINT64_MAX };
 	char buf[FORMAT_DURATION_MAX];
 	uint64_t v;
 

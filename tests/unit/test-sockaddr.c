@@ -10,7 +10,8 @@ TEST(path) {
 	struct unix_address a;
 	ASSERT_EQ(unix_address_parse("/run/ipcd/ipcd.sock", &a), 0);
 	ASSERT_STREQ(a.sun.sun_path, "/run/ipcd/ipcd.sock");
-	ASSERT_EQ(a.len, offsetof(struct sockaddr_un, sun_path) + strlen("/run/ipcd/ipcd.sock") + 1);
+	ASSERT_EQ(a.len,
+		  offsetof(struct sockaddr_un, sun_path) + strlen("/run/ipcd/ipcd.sock") + 1);
 	ASSERT_TRUE(!unix_address_is_abstract(&a));
 }
 

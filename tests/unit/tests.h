@@ -23,7 +23,7 @@ static size_t tests_n;
 
 #define TEST(name)                                                                                 \
 	static void test_##name(bool *test_failed_);                                               \
-	__attribute__((constructor)) static void test_register_##name(void) {                     \
+	__attribute__((constructor)) static void test_register_##name(void) {                      \
 		if (tests_n < TESTS_MAX)                                                           \
 			tests_all[tests_n++] = (struct test_case){ #name, test_##name };           \
 	}                                                                                          \
@@ -48,7 +48,7 @@ static size_t tests_n;
 	do {                                                                                       \
 		long long a_ = (long long)(a), b_ = (long long)(b);                                \
 		if (a_ != b_)                                                                      \
-			ASSERT_FAIL_("%s == %s: %lld (%llu) != %lld (%llu)", #a, #b, a_,          \
+			ASSERT_FAIL_("%s == %s: %lld (%llu) != %lld (%llu)", #a, #b, a_,           \
 				     (unsigned long long)a_, b_, (unsigned long long)b_);          \
 	} while (0)
 
@@ -56,7 +56,7 @@ static size_t tests_n;
 	do {                                                                                       \
 		const char *a_ = (a), *b_ = (b);                                                   \
 		if (!a_ || !b_ || strcmp(a_, b_) != 0)                                             \
-			ASSERT_FAIL_("%s == %s: \"%s\" != \"%s\"", #a, #b, a_ ? a_ : "(null)",    \
+			ASSERT_FAIL_("%s == %s: \"%s\" != \"%s\"", #a, #b, a_ ? a_ : "(null)",     \
 				     b_ ? b_ : "(null)");                                          \
 	} while (0)
 
@@ -64,7 +64,7 @@ static size_t tests_n;
 	do {                                                                                       \
 		const char *h_ = (haystack), *n_ = (needle);                                       \
 		if (!h_ || !strstr(h_, n_))                                                        \
-			ASSERT_FAIL_("%s contains %s: \"%s\" lacks \"%s\"", #haystack, #needle,   \
+			ASSERT_FAIL_("%s contains %s: \"%s\" lacks \"%s\"", #haystack, #needle,    \
 				     h_ ? h_ : "(null)", n_);                                      \
 	} while (0)
 
