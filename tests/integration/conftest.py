@@ -290,13 +290,3 @@ def ipcd(workdir):
             report = SANITIZER_REPORT.search(d.log())
             assert not report, f"sanitizer report in {d.log_path}:\n{d.log()}"
 
-
-def pytest_terminal_summary(terminalreporter):
-    stats = terminalreporter.stats
-    passed = len(stats.get("passed", []))
-    failed = len(stats.get("failed", [])) + len(stats.get("error", []))
-    terminalreporter.write_line(f"{passed} passed, {failed} failed")
-    counts = os.environ.get("IPCD_COUNTS")
-    if counts:
-        with open(counts, "w") as f:
-            f.write(f"{passed} {failed}\n")

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
-"""Harness hooks for the end-to-end test: the closing "N passed, N failed" line, and the counts
-in $IPCD_COUNTS for tests/e2e/run."""
+"""pytest plugin for the test runners (loaded with -p pytest_counts, tests/ on PYTHONPATH): the
+closing "N passed, N failed" line CI reads, and the counts in $IPCD_COUNTS, which the runner
+turns into its line of RESULTS."""
 
 import os
 
