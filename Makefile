@@ -61,7 +61,7 @@ PYTEST ?= pytest-3
 # Test objects are intermediates; keep them so a second `make` rebuilds nothing.
 .SECONDARY:
 
-.PHONY: all check test unit integration lint-man deps demo soak install uninstall clean fmt
+.PHONY: all check test unit integration lint-man deps demo soak bench install uninstall clean fmt
 
 all: $(BUILD)/ipcd $(BUILD)/ipc-client
 
@@ -135,6 +135,11 @@ lint-man:
 
 deps:
 	@tests/install-deps
+
+# The benchmark suite against the floor and the peers; results go to bench/results/.
+bench: all
+	@tests/install-deps bench
+	@bench/run
 
 # Minutes-long tests (scale, a long load with reloads and restarts); figures go to bench/results/.
 soak: deps all
