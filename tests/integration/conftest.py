@@ -5,6 +5,7 @@ bounded; every process started is stopped by pid; every test has a private direc
 
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -82,6 +83,24 @@ def recv_until_eof(s, timeout=5.0, limit=1 << 30):
             return bytes(data)
         data += chunk
     raise AssertionError("more data than expected")
+
+
+def fill_until_stuck(c, limit, timeout=10.0, stall=0.5):
+    """Sends fresh random bytes on c without reading, until the kernel takes nothing for
+    `stall` seconds (backpressure) or limit bytes are out; returns what it took. The caller
+    tells which happened by the length."""
+    c.setblocking(False)
+    sent = bytearray()
+    deadline = time.monotonic() + timeout
+    while len(sent) < limit and time.monotonic() < deadline:
+        chunk = os.urandom(min(65536, limit - len(sent)))
+        try:
+            sent += chunk[:c.send(chunk)]
+        except BlockingIOError:
+            if not select.select([], [c], [], stall)[1]:
+                break
+    c.setblocking(True)
+    return bytes(sent)
 
 
 def is_closed_by_peer(s, timeout=5.0):

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 
-from conftest import IPCD, connect, recv_exact, recv_until_eof, wait_until
+from conftest import IPCD, connect, fill_until_stuck, recv_exact, recv_until_eof, wait_until
 
 # Runs in the child: puts the given fds at 3, 4, … and execs ipcd with LISTEN_* for its own pid.
 LAUNCH = """
@@ -160,16 +160,8 @@ def test_echo_held_at_sigterm_is_flushed_before_the_hand_over(workdir):
     try:
         first = m.start(conf, log)
         c = connect(m.sock_path)
-        c.setblocking(False)
-        sent = bytearray()
-        chunk = os.urandom(65536)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and len(sent) < (8 << 20):
-            try:
-                sent += chunk[: c.send(chunk)]
-            except BlockingIOError:
-                break  # ipcd holds a full buffer and stopped reading: backpressure
-        c.setblocking(True)
+        # Until ipcd holds a full buffer and stopped reading: backpressure.
+        sent = fill_until_stuck(c, 8 << 20)
         first.send_signal(signal.SIGTERM)
         # ipcd must write out what it holds before it lets go; the client reads meanwhile.
         got = bytearray()

@@ -4,14 +4,14 @@ and logged with its reason, and everyone else is still served."""
 
 import os
 import re
-import select
 import signal
 import socket
 import subprocess
 import sys
 import time
 
-from conftest import connect, dgram_client, is_closed_by_peer, recv_exact, wait_until
+from conftest import (connect, dgram_client, fill_until_stuck, is_closed_by_peer, recv_exact,
+                      wait_until)
 
 OTHER_UID = 12345  # not us (we are root): a peer that allow lists can tell apart
 
@@ -49,23 +49,6 @@ def refused_line(reason):
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         return int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1))
-
-
-def fill_until_stuck(c, limit=64 << 20, timeout=10.0, stall=0.5):
-    """Sends fresh random bytes on c without reading until the kernel takes no more for
-    `stall` seconds; returns what it took. Fails if limit bytes or timeout pass first."""
-    c.setblocking(False)
-    sent = bytearray()
-    deadline = time.monotonic() + timeout
-    while len(sent) < limit and time.monotonic() < deadline:
-        chunk = os.urandom(min(65536, limit - len(sent)))
-        try:
-            sent += chunk[:c.send(chunk)]
-        except BlockingIOError:
-            if not select.select([], [c], [], stall)[1]:
-                c.setblocking(True)
-                return bytes(sent)
-    raise AssertionError(f"no backpressure: {len(sent)} bytes taken in {timeout}s")
 
 
 def make_reachable(d, workdir):
@@ -162,7 +145,8 @@ def test_buffer_size_backpressure_bounds_a_client_that_never_reads(ipcd):
     assert d.exchange(warm_up) == warm_up
     rss_before = rss_kib(d.pid)
     with connect(d.sock) as hog:
-        sent = fill_until_stuck(hog)
+        sent = fill_until_stuck(hog, 64 << 20)
+        assert len(sent) < 64 << 20, "no backpressure: the kernel took all of it"
         # Only the kernel's socket buffers (each way: at most ~1.5 x the send buffer, which
         # ipcd leaves at the default) and one buffer_size hold what was taken.
         with open("/proc/sys/net/core/wmem_default") as f:

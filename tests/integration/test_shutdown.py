@@ -2,37 +2,18 @@
 """Stopping: SIGTERM/SIGINT drain what is in flight, shutdown_timeout cuts off the rest,
 nothing new is accepted meanwhile, and exit_on_idle ends an idle daemon by itself."""
 
-import os
 import re
-import select
 import signal
 import socket
 import time
 
-from conftest import connect, is_closed_by_peer, recv_exact, recv_until_eof
+from conftest import connect, fill_until_stuck, is_closed_by_peer, recv_exact, recv_until_eof
 
 # The harness is a service manager (it sets NOTIFY_SOCKET), so SIGTERM would hand connections
 # to the fd store (tested in test_fdstore.py); these tests are about draining them.
 DRAIN = "preserve_connections = false;\n"
 
 STOPPED = r"Stopped after .*: (\d+) connections, .*, (\d+) cut off by shutdown"
-
-
-def fill_until_stuck(c, limit, timeout=10.0, stall=0.5):
-    """Sends fresh random bytes on c without reading until the kernel takes no more for
-    `stall` seconds or limit bytes are out; returns what it took."""
-    c.setblocking(False)
-    sent = bytearray()
-    deadline = time.monotonic() + timeout
-    while len(sent) < limit and time.monotonic() < deadline:
-        chunk = os.urandom(min(65536, limit - len(sent)))
-        try:
-            sent += chunk[:c.send(chunk)]
-        except BlockingIOError:
-            if not select.select([], [c], [], stall)[1]:
-                break
-    c.setblocking(True)
-    return bytes(sent)
 
 
 def stopped(d):
