@@ -70,12 +70,9 @@ struct conn *conn_free(struct conn *c) {
 	return NULL;
 }
 
-static uint64_t conn_now(const struct conn *c) {
-	uint64_t now;
+static uint64_t conn_now(void) {
 	struct timespec ts;
 
-	if (c->worker && sd_event_now(c->worker->event, CLOCK_MONOTONIC, &now) >= 0)
-		return now;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
 }
@@ -109,7 +106,7 @@ struct conn *conn_close(struct conn *c, enum close_reason reason) {
 	struct worker *w = c->worker;
 
 	if (c->kind != CONN_DGRAM)
-		conn_log_close(c, reason, conn_now(c));
+		conn_log_close(c, reason, conn_now());
 	if (w) {
 		if (c->kind != CONN_DGRAM)
 			stats_add(&w->stats.closed[reason], 1);
@@ -387,7 +384,7 @@ static enum close_reason close_reason_from_errno(int r) {
 
 static void conn_on_io(struct poller_entry *e, uint32_t revents) {
 	struct conn *c = container_of(e, struct conn, entry);
-	uint64_t now = conn_now(c);
+	uint64_t now = poller_now(c->worker->poller);
 	int r;
 
 	if (c->kind == CONN_DGRAM) {

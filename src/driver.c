@@ -591,7 +591,7 @@ static void *thread_main(void *userdata) {
 
 	r = thread_start_traffic(t);
 	if (r >= 0 && t->active > 0)
-		r = sd_event_loop(t->event);
+		r = poller_run(t->poller);
 	if (r < 0)
 		/* Nothing to count this against but the connections themselves. */
 		for (size_t i = 0; i < t->n; i++)

@@ -498,7 +498,7 @@ static int run(void) {
 		  s.n_listeners, s.n_listeners == 1 ? "" : "s", s.workers.n,
 		  s.workers.n == 1 ? "" : "s");
 
-	r = worker_run_loop(s.event, "Main");
+	r = worker_run_loop(s.event, NULL, "Main");
 	if (r < 0)
 		log_error_errno(r, "Event loop failed: %m");
 	server_totals(&s, &t);

@@ -1,59 +1,112 @@
 /* SPDX-License-Identifier: MIT */
-/* An epoll set drained in batches from one sd-event io source; see poller.h for why. */
+/* An epoll set of connections that also carries the sd-event loop's own fd; see poller.h. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <time.h>
 
 #include "macro.h"
 #include "poller.h"
 
 struct poller {
 	int fd;
-	sd_event_source *source;
+	sd_event *event;
+	uint64_t now_usec;
 };
-
-static int poller_dispatch(sd_event_source *s _unused_, int fd, uint32_t revents _unused_,
-			   void *userdata _unused_) {
-	struct epoll_event events[POLLER_BATCH];
-	int n = epoll_wait(fd, events, POLLER_BATCH, 0);
-
-	if (n < 0)
-		return errno == EINTR ? 0 : negative_errno();
-	for (int i = 0; i < n; i++) {
-		struct poller_entry *e = events[i].data.ptr;
-		e->fn(e, events[i].events);
-	}
-	return 0;
-}
 
 int poller_new(sd_event *event, struct poller **ret) {
 	struct poller *p = calloc(1, sizeof(*p));
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
 	int r;
 
 	if (!p)
 		return -ENOMEM;
+	p->event = sd_event_ref(event);
 	p->fd = epoll_create1(EPOLL_CLOEXEC);
 	if (p->fd < 0) {
 		r = negative_errno();
-		free(p);
-		return r;
+		goto fail;
 	}
-	r = sd_event_add_io(event, &p->source, p->fd, EPOLLIN, poller_dispatch, p);
-	if (r < 0) {
-		poller_free(p);
-		return r;
+	r = sd_event_get_fd(event);
+	if (r < 0)
+		goto fail;
+	if (epoll_ctl(p->fd, EPOLL_CTL_ADD, r, &ev) < 0) {
+		r = negative_errno();
+		goto fail;
 	}
 	*ret = p;
 	return 0;
+fail:
+	poller_free(p);
+	return r;
 }
 
 struct poller *poller_free(struct poller *p) {
 	if (!p)
 		return NULL;
-	sd_event_source_disable_unref(p->source);
 	safe_close(p->fd);
+	sd_event_unref(p->event);
 	free(p);
 	return NULL;
+}
+
+uint64_t poller_now(const struct poller *p) {
+	return p->now_usec;
+}
+
+static bool poller_exit_requested(struct poller *p) {
+	int code;
+	return sd_event_get_exit_code(p->event, &code) != -ENODATA;
+}
+
+/* Serves connection batches until the loop's own fd is ready or an exit was asked for. */
+static int poller_serve(struct poller *p) {
+	struct epoll_event events[POLLER_BATCH];
+	struct timespec ts;
+
+	for (;;) {
+		bool loop_ready = false;
+		int n = epoll_wait(p->fd, events, POLLER_BATCH, -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return negative_errno();
+		}
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		p->now_usec = (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
+		for (int i = 0; i < n; i++) {
+			struct poller_entry *e = events[i].data.ptr;
+			if (e)
+				e->fn(e, events[i].events);
+			else
+				loop_ready = true;
+		}
+		if (loop_ready || poller_exit_requested(p))
+			return 0;
+	}
+}
+
+int poller_run(struct poller *p) {
+	int r, code;
+
+	while (sd_event_get_state(p->event) != SD_EVENT_FINISHED) {
+		r = sd_event_prepare(p->event);
+		if (r == 0) {
+			/* Armed: the loop's timers are set, so its fd wakes us when one is due. */
+			r = poller_serve(p);
+			if (r < 0)
+				return r;
+			r = sd_event_wait(p->event, 0);
+		}
+		if (r > 0)
+			r = sd_event_dispatch(p->event);
+		if (r < 0)
+			return r;
+	}
+	r = sd_event_get_exit_code(p->event, &code);
+	return r < 0 ? r : code;
 }
 
 static int poller_ctl(struct poller *p, int op, int fd, uint32_t events, struct poller_entry *e) {

@@ -205,12 +205,12 @@ static uint64_t monotonic_usec(void) {
 	return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
 }
 
-int worker_run_loop(sd_event *e, const char *name) {
+int worker_run_loop(sd_event *e, struct poller *p, const char *name) {
 	unsigned retries = 0;
 
 	for (;;) {
 		uint64_t start = monotonic_usec();
-		int r = sd_event_loop(e);
+		int r = p ? poller_run(p) : sd_event_loop(e);
 
 		/* A failed sd_event_wait() leaves the loop INITIAL, ready to run again; an exit
 		 * leaves it FINISHED. */
@@ -230,7 +230,7 @@ static void *worker_main(void *userdata) {
 	struct worker *w = userdata;
 	int r;
 
-	r = worker_run_loop(w->event, "Worker");
+	r = worker_run_loop(w->event, w->poller, "Worker");
 	if (r < 0)
 		log_error_errno(r, "Worker %u event loop failed: %m", w->index);
 	worker_close_all(w, false);

@@ -73,10 +73,11 @@ uint64_t worker_pool_last_datagram(struct worker_pool *p);
  * then left running and not freed, since it still uses its memory). */
 int worker_pool_stop(struct worker_pool *p, uint64_t timeout_usec);
 
-/* sd_event_loop(), run again after an internal -ENOMEM (sd-event growing its own queues), for
- * up to a second of failures in a row: one refused allocation must not end a loop that owns
- * connections. name is for the log. Returns what the last sd_event_loop() returned. */
-int worker_run_loop(sd_event *e, const char *name);
+/* poller_run(), or sd_event_loop() for a loop without a poller, run again after an internal
+ * -ENOMEM (sd-event growing its own queues), for up to a second of failures in a row: one
+ * refused allocation must not end a loop that owns connections. name is for the log. Returns
+ * what the last run returned. */
+int worker_run_loop(sd_event *e, struct poller *p, const char *name);
 
 /* The worker side of conn.c: connection list and the "last one closed" signal. */
 void worker_link(struct worker *w, struct conn *c);
