@@ -1,12 +1,12 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# Build the floor echo pair: bench/floor/build.sh OUTDIR (default build/bench).
+# Build the floor programs: bench/floor/build.sh OUTDIR (default build/bench).
 # Plain cc, no project headers or libraries, so nothing in src/ can skew the floor.
 set -eu
 here=$(dirname "$0")
 out=${1:-build/bench}
 CC=${CC:-cc}
 mkdir -p "$out"
-for p in floor-server floor-client; do
+for p in floor-server floor-client pair-ping; do
 	$CC -O2 -g -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -o "$out/$p" "$here/$p.c"
 done

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+/* plain-dgram-server: the baseline unix datagram echo server, to set against
+ * mmsg-dgram-server. One thread, level-triggered epoll on one SOCK_DGRAM socket; per
+ * wake up to BATCH datagrams, each read with recvmsg and sent straight back to its
+ * sender's address with sendto. A datagram that cannot be sent (the sender's queue is
+ * full: EAGAIN, or the sender is gone or unbound) is dropped, as datagrams may be. */
+#include <errno.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define MAX_DGRAM (64 * 1024)
+#define BATCH 32
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig) {
+	(void) sig;
+	stop = 1;
+}
+
+static int bind_on(const char *path) {
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(path);
+	if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* Up to BATCH datagrams, until the socket is empty. */
+static void echo_batch(int fd, char *buf) {
+	for (int i = 0; i < BATCH; i++) {
+		struct sockaddr_un from;
+		struct iovec iov = { .iov_base = buf, .iov_len = MAX_DGRAM };
+		struct msghdr mh = {
+			.msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov, .msg_iovlen = 1,
+		};
+		ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT);
+		if (n < 0)
+			return; /* EAGAIN: empty; anything else: try again on the next wake */
+		/* Too big to echo faithfully, or from an unbound sender we cannot answer. */
+		if ((mh.msg_flags & MSG_TRUNC) || mh.msg_namelen <= offsetof(struct sockaddr_un, sun_path))
+			continue;
+		sendto(fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *) &from, mh.msg_namelen);
+		/* Errors (EAGAIN, ECONNREFUSED, ENOENT...): the datagram is dropped. */
+	}
+}
+
+int main(int argc, char **argv) {
+	static char buf[MAX_DGRAM];
+	struct epoll_event ev;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: plain-dgram-server PATH\n");
+		return 2;
+	}
+
+	/* As in floor-server: signals blocked except inside epoll_pwait. */
+	sigset_t block, waitmask;
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, &waitmask);
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	int fd = bind_on(argv[1]);
+	if (fd < 0) {
+		fprintf(stderr, "plain-dgram-server: cannot bind '%s': %s\n", argv[1], strerror(-fd));
+		return 1;
+	}
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event fev = { .events = EPOLLIN };
+	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &fev) < 0) {
+		perror("plain-dgram-server: epoll");
+		return 1;
+	}
+
+	while (!stop) {
+		int n = epoll_pwait(ep, &ev, 1, -1, &waitmask);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			perror("plain-dgram-server: epoll_pwait");
+			return 1;
+		}
+		if (n > 0)
+			echo_batch(fd, buf);
+	}
+	unlink(argv[1]);
+	return 0;
+}
