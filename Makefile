@@ -136,10 +136,14 @@ lint-man:
 deps:
 	@tests/install-deps
 
-# The benchmark suite against the floor and the peers; results go to bench/results/.
+# The benchmark suite against the floor and the peers, then the floor's experimental variants
+# (splice, io_uring, recvmmsg); results go to bench/results/.
 bench: all
 	@tests/install-deps bench
 	@bench/run
+	@bench/experiments/build.sh $(BUILD)/bench/experiments
+	@bench/experiments/compare > bench/results/$$(date +%F)-experiments.md
+	@echo "wrote bench/results/$$(date +%F)-experiments.md"
 
 # Minutes-long tests (scale, a long load with reloads and restarts); figures go to bench/results/.
 soak: deps all

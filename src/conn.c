@@ -25,6 +25,16 @@
 #include "worker.h"
 
 #define DGRAM_BATCH 32 /* datagrams per wake-up, so one busy socket cannot starve the rest */
+#define DGRAM_BATCH_BYTES (2u << 20) /* receive space for one batch, shared by the worker */
+
+/* As many datagrams per batch as fit in DGRAM_BATCH_BYTES at max bytes each, at least one. */
+static unsigned dgram_batch_size(size_t max) {
+	return (unsigned)MAX(MIN(DGRAM_BATCH_BYTES / max, (size_t)DGRAM_BATCH), (size_t)1);
+}
+
+static size_t dgram_scratch_size(size_t max) {
+	return max * dgram_batch_size(max);
+}
 
 static const char *const kind_names[_CONN_KIND_MAX] = {
 	[CONN_STREAM] = "stream",
@@ -272,64 +282,92 @@ static bool dgram_sender(struct msghdr *m, struct peer *ret) {
 	return false;
 }
 
-/* Each datagram goes back to its sender's address. Failures concern one datagram only. */
+/* Sends answers[0..n) back to their senders; a datagram that cannot go is dropped alone. */
+static void dgram_answer(struct conn *c, struct mmsghdr *answers, unsigned n) {
+	struct worker_stats *st = &c->worker->stats;
+
+	while (n > 0) {
+		int sent = sendmmsg(c->fd, answers, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		for (int i = 0; i < sent; i++)
+			stats_add(&st->bytes, answers[i].msg_hdr.msg_iov->iov_len);
+		if (sent < 0) {
+			if (errno == EINTR)
+				continue;
+			/* The first one failed: its sender's queue is full or it has gone. A
+			 * datagram is allowed to be lost, and waiting for one peer would stall
+			 * every other. */
+			stats_add(&st->dgram_dropped, 1);
+			sent = 1;
+		}
+		answers += sent;
+		n -= (unsigned)sent;
+	}
+}
+
+/* One batch of datagrams in, each checked, the answerable ones back to their senders'
+ * addresses, in two system calls. Failures concern one datagram only. */
 static void dgram_read(struct conn *c, uint64_t now) {
 	struct worker_stats *st = &c->worker->stats;
 	size_t max = c->config->max_message_size;
+	unsigned batch = dgram_batch_size(max), n_answers = 0;
+	struct sockaddr_un from[DGRAM_BATCH];
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(struct ucred))];
+	} control[DGRAM_BATCH];
+	struct iovec iov[DGRAM_BATCH];
+	struct mmsghdr msgs[DGRAM_BATCH], answers[DGRAM_BATCH];
+	int n;
 
 	atomic_store_explicit(&st->last_datagram_usec, now, memory_order_relaxed);
-
-	for (unsigned i = 0; i < DGRAM_BATCH; i++) {
-		struct sockaddr_un from;
-		union {
-			struct cmsghdr h;
-			char buf[CMSG_SPACE(sizeof(struct ucred))];
-		} control;
-		struct iovec iov = { .iov_base = c->worker->scratch, .iov_len = max };
-		struct msghdr m = {
-			.msg_name = &from,
-			.msg_namelen = sizeof(from),
-			.msg_iov = &iov,
+	for (unsigned i = 0; i < batch; i++) {
+		iov[i] = (struct iovec){ .iov_base = c->worker->scratch + i * max, .iov_len = max };
+		msgs[i].msg_hdr = (struct msghdr){
+			.msg_name = &from[i],
+			.msg_namelen = sizeof(from[i]),
+			.msg_iov = &iov[i],
 			.msg_iovlen = 1,
-			.msg_control = &control,
-			.msg_controllen = sizeof(control),
+			.msg_control = &control[i],
+			.msg_controllen = sizeof(control[i]),
 		};
+	}
+	/* MSG_TRUNC: msg_len is each datagram's real length, so oversize shows. */
+	n = recvmmsg(c->fd, msgs, batch, MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC, NULL);
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EINTR && log_ratelimit_ok(LOG_EVENT_DISCONNECT))
+			log_warning_errno(negative_errno(), "Failed to receive datagram, ignoring: %m");
+		return;
+	}
+	stats_add(&st->datagrams, (uint64_t)n);
+	for (int i = 0; i < n; i++) {
+		struct msghdr *m = &msgs[i].msg_hdr;
 		struct peer sender;
-		ssize_t n;
 
-		n = recvmsg(c->fd, &m, MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC);
-		if (n < 0) {
-			if (errno != EAGAIN && errno != EINTR &&
-			    log_ratelimit_ok(LOG_EVENT_DISCONNECT))
-				log_warning_errno(negative_errno(),
-						  "Failed to receive datagram, ignoring: %m");
-			return;
-		}
-		stats_add(&st->datagrams, 1);
-		if ((size_t)n > max) {
+		if (msgs[i].msg_len > max) {
 			stats_add(&st->dgram_oversize, 1);
 			continue;
 		}
 		/* An unbound sender's address is the family alone: there is no one to answer. */
-		if (m.msg_namelen <= offsetof(struct sockaddr_un, sun_path)) {
+		if (m->msg_namelen <= offsetof(struct sockaddr_un, sun_path)) {
 			stats_add(&st->dgram_unanswerable, 1);
 			continue;
 		}
-		dgram_sender(&m, &sender);
+		dgram_sender(m, &sender);
 		if (!admit_peer_allowed(c->config, &sender)) {
 			stats_add(&st->dgram_denied, 1);
 			dgram_log_denied(&sender);
 			continue;
 		}
-		if (sendto(c->fd, iov.iov_base, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL,
-			   (struct sockaddr *)&from, m.msg_namelen) < 0) {
-			/* The sender's queue is full or it has gone: a datagram is allowed to be
-			 * lost, and waiting for one peer would stall every other. */
-			stats_add(&st->dgram_dropped, 1);
-			continue;
-		}
-		stats_add(&st->bytes, (uint64_t)n);
+		iov[i].iov_len = msgs[i].msg_len;
+		answers[n_answers++].msg_hdr = (struct msghdr){
+			.msg_name = &from[i],
+			.msg_namelen = m->msg_namelen,
+			.msg_iov = &iov[i],
+			.msg_iovlen = 1,
+		};
 	}
+	dgram_answer(c, answers, n_answers);
 }
 
 static uint32_t conn_wanted_events(const struct conn *c) {
@@ -409,7 +447,8 @@ static void conn_on_io(struct poller_entry *e, uint32_t revents) {
 }
 
 void conn_attach(struct conn *c, struct worker *w) {
-	size_t need = c->kind == CONN_DGRAM ? c->config->max_message_size : c->config->buffer_size;
+	size_t need = c->kind == CONN_DGRAM ? dgram_scratch_size(c->config->max_message_size)
+					    : c->config->buffer_size;
 	int r;
 
 	c->worker = w;
@@ -436,7 +475,7 @@ void conn_preserve(struct conn *c) {
 }
 
 void conn_set_config(struct conn *c, struct ipcd_config *config) {
-	if (worker_ensure_scratch(c->worker, config->max_message_size) < 0) {
+	if (worker_ensure_scratch(c->worker, dgram_scratch_size(config->max_message_size)) < 0) {
 		log_warning("Out of memory for the new max_message_size, datagram socket keeps the "
 			    "previous configuration");
 		return;

@@ -2,6 +2,7 @@
 """Echo semantics through the real daemon: stream, seqpacket, datagram, TCP."""
 
 import os
+import signal
 import socket
 import threading
 import time
@@ -91,6 +92,80 @@ def test_datagram_from_unbound_sender_is_counted_not_fatal(ipcd, workdir):
     anon.close()
     assert d.exchange(b"still serving") == b"still serving"
     d.wait_log(r"Stats: .*1 unanswerable", timeout=5)
+    assert d.stop() == 0
+
+
+def _queued_while_stopped(d, send):
+    """Runs send() while ipcd is stopped, so what it sends is read back as one batch."""
+    d.signal(signal.SIGSTOP)
+    try:
+        send()
+    finally:
+        d.signal(signal.SIGCONT)
+
+
+def test_datagram_batch_sorts_every_kind(ipcd, workdir):
+    # unix datagram queues hold about 10 (net.unix.max_dgram_qlen): 9 arrive together.
+    d = ipcd("limits = { max_message_size = 100; };\nlog = { stats_interval = 1; };\n",
+             kind="dgram").start_ready()
+    a, b = dgram_client(workdir, "a.sock"), dgram_client(workdir, "b.sock")
+    anon = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sent_a, sent_b = [b"a1", b"", b"a3" * 50], [os.urandom(100), b"b2"]
+
+    def send():
+        a.sendto(sent_a[0], d.sock)
+        anon.sendto(b"nobody to answer", d.sock)
+        b.sendto(sent_b[0], d.sock)
+        a.sendto(b"o" * 101, d.sock)
+        a.sendto(sent_a[1], d.sock)
+        b.sendto(b"p" * 4000, d.sock)
+        anon.sendto(b"still nobody", d.sock)
+        b.sendto(sent_b[1], d.sock)
+        a.sendto(sent_a[2], d.sock)
+
+    _queued_while_stopped(d, send)
+    # Each sender gets exactly its own datagrams that fit, in order, and nothing else.
+    assert [a.recv(4096) for _ in sent_a] == sent_a
+    assert [b.recv(4096) for _ in sent_b] == sent_b
+    a.settimeout(0.3)
+    b.settimeout(0.3)
+    for c in (a, b):
+        try:
+            extra = c.recv(4096)
+        except socket.timeout:
+            extra = None
+        assert extra is None
+    d.wait_log(r"Stats: .* datagrams \(2 unanswerable, 0 dropped, 2 oversize\)")
+    for c in (a, b, anon):
+        c.close()
+    assert d.stop() == 0
+
+
+def test_datagram_sender_with_a_full_queue_loses_only_its_own(ipcd, workdir):
+    d = ipcd("log = { stats_interval = 1; };\n", kind="dgram").start_ready()
+    full, other = dgram_client(workdir, "full.sock"), dgram_client(workdir, "other.sock")
+    full.setblocking(False)
+    # full never reads: echoes pile up in its queue until ipcd's sends to it fail.
+    for i in range(30):
+        try:
+            full.sendto(b"fill %d" % i, d.sock)
+        except BlockingIOError:
+            time.sleep(0.01)  # ipcd's own queue is full for a moment: that one is not sent
+    d.wait_log(r"Stats: .*datagrams \(0 unanswerable, [1-9]\d* dropped")  # full is full
+
+    def send():
+        for i in range(4):
+            try:
+                full.sendto(b"lost %d" % i, d.sock)
+            except BlockingIOError:
+                pass
+            other.sendto(b"kept %d" % i, d.sock)
+
+    _queued_while_stopped(d, send)
+    # In one batch, the sends to full fail between those to other: other gets all four.
+    assert [other.recv(100) for _ in range(4)] == [b"kept %d" % i for i in range(4)]
+    full.close()
+    other.close()
     assert d.stop() == 0
 
 
