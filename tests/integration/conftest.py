@@ -60,6 +60,17 @@ def dgram_client(workdir, name="client.sock", timeout=5.0):
     return c
 
 
+def unix_listening(path):
+    """True once a socket bound at path listens (/proc/net/unix: flag __SO_ACCEPTCON)."""
+    with open("/proc/net/unix") as f:
+        next(f)  # the header
+        for line in f:
+            fields = line.split()
+            if len(fields) >= 8 and fields[7] == path and int(fields[3], 16) & 0x10000:
+                return True
+    return False
+
+
 def recv_exact(s, n, timeout=5.0):
     """Reads exactly n bytes, or fails with what arrived."""
     data = bytearray()
@@ -217,7 +228,9 @@ class Ipcd:
                                          stderr=subprocess.STDOUT, env=env,
                                          start_new_session=True, preexec_fn=preexec_fn)
         if self.activate and self.sock.startswith("/"):
-            wait_until(lambda: os.path.exists(self.sock) or self.proc.poll() is not None,
+            # The path appears at bind(), before listen(): a connect in between is refused.
+            ready = os.path.exists if self.kind == "dgram" else unix_listening
+            wait_until(lambda: ready(self.sock) or self.proc.poll() is not None,
                        5, "the activation socket")
         return self
 
