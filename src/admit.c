@@ -13,8 +13,6 @@
 #include "admit.h"
 #include "macro.h"
 
-#define NSEC_PER_SEC UINT64_C(1000000000)
-
 struct uid_count {
 	uint32_t uid;
 	uint32_t count; /* 0: the slot is free */

@@ -80,13 +80,6 @@ struct conn *conn_free(struct conn *c) {
 	return NULL;
 }
 
-static uint64_t conn_now(void) {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
-}
-
 static void conn_log_close(const struct conn *c, enum close_reason reason, uint64_t now) {
 	bool limit = close_reason_is_limit(reason);
 	char peer[96], dur[FORMAT_DURATION_MAX], size[FORMAT_SIZE_MAX];
@@ -116,7 +109,7 @@ struct conn *conn_close(struct conn *c, enum close_reason reason) {
 	struct worker *w = c->worker;
 
 	if (c->kind != CONN_DGRAM)
-		conn_log_close(c, reason, conn_now());
+		conn_log_close(c, reason, now_usec());
 	if (w) {
 		if (c->kind != CONN_DGRAM)
 			stats_add(&w->stats.closed[reason], 1);
@@ -336,7 +329,8 @@ static void dgram_read(struct conn *c, uint64_t now) {
 	n = recvmmsg(c->fd, msgs, batch, MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC, NULL);
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EINTR && log_ratelimit_ok(LOG_EVENT_DISCONNECT))
-			log_warning_errno(negative_errno(), "Failed to receive datagram, ignoring: %m");
+			log_warning_errno(negative_errno(),
+					  "Failed to receive datagram, ignoring: %m");
 		return;
 	}
 	stats_add(&st->datagrams, (uint64_t)n);

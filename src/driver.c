@@ -25,8 +25,6 @@
 #include "pattern.h"
 #include "poller.h"
 
-#define NSEC_PER_SEC UINT64_C(1000000000)
-#define NSEC_PER_USEC UINT64_C(1000)
 #define CONNECT_BATCH 64                    /* connects in progress per thread */
 #define CONNECT_RETRY_NSEC (2 * 1000000ULL) /* backlog full: try again this much later */
 #define SWEEP_NSEC (100 * 1000000ULL)       /* io-timeout checks */
@@ -110,12 +108,6 @@ struct drive {
 	int done_fd;
 	uint64_t connect_start_nsec, t0_nsec, measure_from_nsec;
 };
-
-static uint64_t now_nsec(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
-}
 
 static void live_add(atomic_uint_fast64_t *c, uint64_t n) {
 	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,

@@ -31,12 +31,6 @@ static int write_all(int fd, const char *p, size_t n) {
 	return 0;
 }
 
-static uint64_t now_usec(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
-}
-
 int echo_run(const struct client_opts *o) {
 	static char out[ECHO_BUF], in[ECHO_BUF];
 	size_t out_len = 0, out_off = 0;

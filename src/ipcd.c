@@ -117,12 +117,6 @@ static int parse_argv(int argc, char **argv) {
 	return 1;
 }
 
-static uint64_t monotonic_usec(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
-}
-
 static void notify(const char *message) {
 	int r = sd_notify(false, message);
 	if (r < 0)
@@ -308,7 +302,7 @@ static void server_reload(struct server *s) {
 
 	/* MONOTONIC_USEC lets a Type=notify-reload manager match this reload to its request. */
 	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
-		 (unsigned long long)monotonic_usec());
+		 (unsigned long long)now_usec());
 	notify(msg);
 	r = conf_load(s->config_path, s->config_must_exist, report_error, &n_errors, &next);
 	if (r < 0)
@@ -469,7 +463,7 @@ static int run(void) {
 		return 0;
 	}
 	server_apply_log_level(&s);
-	s.start_usec = monotonic_usec();
+	s.start_usec = now_usec();
 	log_event(LOG_EVENT_START, LOG_NOTICE, NULL, "ipcd %s starting with '%s'", VERSION,
 		  s.config_path);
 	raise_nofile();
@@ -506,10 +500,10 @@ static int run(void) {
 		  &(struct log_fields){ .has_bytes = true,
 					.bytes = t.bytes,
 					.has_duration = true,
-					.duration_usec = monotonic_usec() - s.start_usec },
+					.duration_usec = now_usec() - s.start_usec },
 		  "Stopped after %s: %llu connections, %s echoed, %llu refused, %llu denied, %llu "
 		  "cut off by shutdown, %llu handed to the fd store",
-		  format_timespan(d, sizeof(d), monotonic_usec() - s.start_usec),
+		  format_timespan(d, sizeof(d), now_usec() - s.start_usec),
 		  (unsigned long long)t.accepted, format_size(size, sizeof(size), t.bytes),
 		  (unsigned long long)t.refused, (unsigned long long)t.denied,
 		  (unsigned long long)t.closed_by[CLOSE_SHUTDOWN],

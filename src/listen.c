@@ -288,13 +288,11 @@ int listeners_open(struct server *s, char *const *paths, size_t n_paths) {
 	return 0;
 }
 
-static uint64_t now_usec(const struct server *s) {
+static uint64_t server_now(const struct server *s) {
 	uint64_t now;
-	struct timespec ts;
 	if (sd_event_now(s->event, CLOCK_MONOTONIC, &now) >= 0)
 		return now;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
+	return now_usec();
 }
 
 /* The kernel's word on who connected. groups is filled only when allow_gids needs it. */
@@ -387,7 +385,7 @@ static void listener_accept_one(struct listener *l, int fd) {
 	struct server *s = l->server;
 	const struct ipcd_config *cfg = s->config;
 	gid_t groups[PEER_GROUPS_MAX];
-	uint64_t id = ++s->next_conn_id, now = now_usec(s);
+	uint64_t id = ++s->next_conn_id, now = server_now(s);
 	enum admit_result verdict;
 	struct conn *c;
 	struct peer p;
@@ -460,7 +458,7 @@ static int on_accept(sd_event_source *src _unused_, int lfd, uint32_t revents _u
 /* Stored connections come back as they left: counted, but past every limit, since a restart
  * must not drop what was open. Their time limits start afresh. */
 static void connections_adopt(struct server *s) {
-	uint64_t now = now_usec(s), n = 0;
+	uint64_t now = server_now(s), n = 0;
 
 	for (size_t i = 0; i < s->n_adopted; i++) {
 		int fd = TAKE_FD(s->adopted[i]), family = AF_UNSPEC, type = SOCK_STREAM, r;
@@ -522,7 +520,7 @@ int listeners_start(struct server *s) {
 			if (fd < 0)
 				return log_error_errno(negative_errno(),
 						       "Failed to duplicate fd %d: %m", l->fd);
-			r = conn_new(fd, CONN_DGRAM, &none, false, s->config, 0, now_usec(s), &c);
+			r = conn_new(fd, CONN_DGRAM, &none, false, s->config, 0, server_now(s), &c);
 			if (r < 0) {
 				safe_close(fd);
 				return log_error_errno(r, "Failed to set up datagram socket: %m");

@@ -88,12 +88,6 @@ const char *log_event_message_id(enum log_event e) {
 	return events[e].message_id;
 }
 
-static uint64_t now_usec(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
-}
-
 /* Returns true if this message may go out; *ret_suppressed is how many were dropped since the
  * last one that did, so the next message can say so. */
 static bool ratelimit_pass(enum log_event e, unsigned *ret_suppressed) {

@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Small helpers shared by every module: scope-bound cleanup, ownership transfer
+ * Small helpers shared by every module: scope-bound cleanup, ownership transfer, the clock
  * and fd closing. Nothing here allocates or logs.
  */
 #pragma once
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -22,6 +24,20 @@
 
 #define USEC_PER_SEC UINT64_C(1000000)
 #define USEC_PER_MSEC UINT64_C(1000)
+#define NSEC_PER_SEC UINT64_C(1000000000)
+#define NSEC_PER_USEC UINT64_C(1000)
+
+/* CLOCK_MONOTONIC, the clock every timeout, limit and latency here is measured on. It cannot
+ * fail with a valid clock id and pointer. */
+static inline uint64_t now_nsec(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+static inline uint64_t now_usec(void) {
+	return now_nsec() / NSEC_PER_USEC;
+}
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 

@@ -25,12 +25,6 @@ struct monitor {
 	uint64_t last_usec, last_rt, last_bytes; /* for periodic lines */
 };
 
-static uint64_t now_usec(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
-}
-
 int monitor_block_signals(void) {
 	sigset_t mask;
 

@@ -20,12 +20,6 @@
 
 #define LATE_WINDOW 16 /* datagram echoes this many rounds late are recognised and dropped */
 
-static uint64_t now_nsec(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
-}
-
 static bool is_echo_of(const struct pattern *pat, uint64_t seq, uint64_t chunk, const void *buf) {
 	return pattern_check(pat, 0, seq * chunk, buf, chunk) < 0;
 }

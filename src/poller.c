@@ -4,7 +4,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
-#include <time.h>
 
 #include "macro.h"
 #include "poller.h"
@@ -63,7 +62,6 @@ static bool poller_exit_requested(struct poller *p) {
 /* Serves connection batches until the loop's own fd is ready or an exit was asked for. */
 static int poller_serve(struct poller *p) {
 	struct epoll_event events[POLLER_BATCH];
-	struct timespec ts;
 
 	for (;;) {
 		bool loop_ready = false;
@@ -74,8 +72,7 @@ static int poller_serve(struct poller *p) {
 				continue;
 			return negative_errno();
 		}
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		p->now_usec = (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
+		p->now_usec = now_usec();
 		for (int i = 0; i < n; i++) {
 			struct poller_entry *e = events[i].data.ptr;
 			if (e)

@@ -11,12 +11,6 @@
 #include "single.h"
 #include "sockaddr.h"
 
-static uint64_t now_usec(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
-}
-
 int single_wait(struct single *s, int fd, short events, uint64_t timeout_usec) {
 	struct pollfd p[2] = { { .fd = s->signal_fd, .events = POLLIN },
 			       { .fd = fd, .events = events } };

@@ -199,24 +199,18 @@ static int worker_on_inbox(sd_event_source *s _unused_, int fd, uint32_t revents
 #define LOOP_RETRY_NSEC (10 * 1000 * 1000)
 #define LOOP_RETRIES_MAX 100 /* a second of failing at once: the memory is not coming back */
 
-static uint64_t monotonic_usec(void) {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
-}
-
 int worker_run_loop(sd_event *e, struct poller *p, const char *name) {
 	unsigned retries = 0;
 
 	for (;;) {
-		uint64_t start = monotonic_usec();
+		uint64_t start = now_usec();
 		int r = p ? poller_run(p) : sd_event_loop(e);
 
 		/* A failed sd_event_wait() leaves the loop INITIAL, ready to run again; an exit
 		 * leaves it FINISHED. */
 		if (r != -ENOMEM || sd_event_get_state(e) != SD_EVENT_INITIAL)
 			return r;
-		if (monotonic_usec() - start >= USEC_PER_SEC)
+		if (now_usec() - start >= USEC_PER_SEC)
 			retries = 0; /* it ran a while since the last failure: a new shortage */
 		if (retries++ >= LOOP_RETRIES_MAX)
 			return r;

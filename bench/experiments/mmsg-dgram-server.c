@@ -15,33 +15,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "../floor/floor.h"
+
 #define MAX_DGRAM (64 * 1024)
 #define BATCH 32
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig) {
-	(void) sig;
-	stop = 1;
-}
-
-static int bind_on(const char *path) {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	unlink(path);
-	if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
-		int r = -errno;
-		close(fd);
-		return r;
-	}
-	return fd;
-}
 
 static char bufs[BATCH][MAX_DGRAM];
 static struct sockaddr_un from[BATCH];
@@ -89,18 +66,10 @@ int main(int argc, char **argv) {
 		return 2;
 	}
 
-	/* As in floor-server: signals blocked except inside epoll_pwait. */
-	sigset_t block, waitmask;
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigprocmask(SIG_BLOCK, &block, &waitmask);
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	sigset_t waitmask;
+	floor_signals(&waitmask);
 
-	int fd = bind_on(argv[1]);
+	int fd = floor_socket(argv[1], SOCK_DGRAM | SOCK_NONBLOCK);
 	if (fd < 0) {
 		fprintf(stderr, "mmsg-dgram-server: cannot bind '%s': %s\n", argv[1], strerror(-fd));
 		return 1;

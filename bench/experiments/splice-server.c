@@ -15,6 +15,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "../floor/floor.h"
+
 #define PIPE_SIZE (64 * 1024) /* floor-server's BUF_SIZE: only the technique differs */
 #define MAX_EVENTS 256
 #define SPLICE_FLAGS (SPLICE_F_NONBLOCK | SPLICE_F_MOVE)
@@ -26,13 +28,6 @@ struct conn {
 	size_t held;  /* bytes in the pipe, not yet written back */
 	uint32_t events;
 };
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig) {
-	(void) sig;
-	stop = 1;
-}
 
 static void conn_close(int ep, struct conn *c) {
 	epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
@@ -106,24 +101,6 @@ static int conn_echo(int ep, struct conn *c) {
 	return c->held ? conn_want(ep, c, EPOLLOUT) : 0;
 }
 
-static int listen_on(const char *path) {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	unlink(path);
-	if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, SOMAXCONN) < 0) {
-		int r = -errno;
-		close(fd);
-		return r;
-	}
-	return fd;
-}
-
 int main(int argc, char **argv) {
 	struct epoll_event evs[MAX_EVENTS];
 
@@ -132,18 +109,10 @@ int main(int argc, char **argv) {
 		return 2;
 	}
 
-	/* As in floor-server: signals blocked except inside epoll_pwait. */
-	sigset_t block, waitmask;
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigprocmask(SIG_BLOCK, &block, &waitmask);
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	sigset_t waitmask;
+	floor_signals(&waitmask);
 
-	int lfd = listen_on(argv[1]);
+	int lfd = floor_socket(argv[1], SOCK_STREAM | SOCK_NONBLOCK);
 	if (lfd < 0) {
 		fprintf(stderr, "splice-server: cannot listen on '%s': %s\n", argv[1], strerror(-lfd));
 		return 1;

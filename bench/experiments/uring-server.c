@@ -23,6 +23,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "../floor/floor.h"
+
 #define BUF_SIZE (64 * 1024)
 #define QUEUE_DEPTH 4096
 
@@ -40,7 +42,6 @@ struct conn {
 	char buf[BUF_SIZE];
 };
 
-static volatile sig_atomic_t stop;
 static struct io_uring ring;
 static int lfd, wake_fd, multishot = 1;
 static char wake_tag; /* user_data of the wake-up poll; NULL is the accept */
@@ -138,26 +139,6 @@ static void on_accept(struct io_uring_cqe *cqe) {
 	}
 }
 
-static int listen_on(const char *path) {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-
-	/* Blocking sockets: io_uring polls for readiness itself; with O_NONBLOCK it would
-	 * hand EAGAIN back to us instead. */
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	unlink(path);
-	if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, SOMAXCONN) < 0) {
-		int r = -errno;
-		close(fd);
-		return r;
-	}
-	return fd;
-}
-
 int main(int argc, char **argv) {
 	if (argc != 2) {
 		fprintf(stderr, "usage: uring-server PATH\n");
@@ -179,7 +160,9 @@ int main(int argc, char **argv) {
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	lfd = listen_on(argv[1]);
+	/* Blocking sockets: io_uring polls for readiness itself; with O_NONBLOCK it would
+	 * hand EAGAIN back to us instead. */
+	lfd = floor_socket(argv[1], SOCK_STREAM);
 	if (lfd < 0) {
 		fprintf(stderr, "uring-server: cannot listen on '%s': %s\n", argv[1], strerror(-lfd));
 		return 1;

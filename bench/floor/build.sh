@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Build the floor programs: bench/floor/build.sh OUTDIR (default build/bench).
-# Plain cc, no project headers or libraries, so nothing in src/ can skew the floor.
+# Plain cc, nothing from src/ (only floor.h, the socket and signal set-up the
+# experiments share), so nothing of ipcd can skew the floor.
 set -eu
 here=$(dirname "$0")
 out=${1:-build/bench}
