@@ -41,35 +41,11 @@ static void echo_batch(int fd, char *buf) {
 int main(int argc, char **argv) {
 	static char buf[MAX_DGRAM];
 	struct epoll_event ev;
-
-	if (argc != 2) {
-		fprintf(stderr, "usage: plain-dgram-server PATH\n");
-		return 2;
-	}
-
 	sigset_t waitmask;
-	floor_signals(&waitmask);
-
-	int fd = floor_socket(argv[1], SOCK_DGRAM | SOCK_NONBLOCK);
-	if (fd < 0) {
-		fprintf(stderr, "plain-dgram-server: cannot bind '%s': %s\n", argv[1], strerror(-fd));
-		return 1;
-	}
-	int ep = epoll_create1(EPOLL_CLOEXEC);
-	struct epoll_event fev = { .events = EPOLLIN };
-	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &fev) < 0) {
-		perror("plain-dgram-server: epoll");
-		return 1;
-	}
+	int fd, ep = floor_start(argc, argv, SOCK_DGRAM | SOCK_NONBLOCK, &fd, &waitmask);
 
 	while (!stop) {
-		int n = epoll_pwait(ep, &ev, 1, -1, &waitmask);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			perror("plain-dgram-server: epoll_pwait");
-			return 1;
-		}
+		int n = floor_wait(ep, &ev, 1, &waitmask);
 		if (n > 0)
 			echo_batch(fd, buf);
 	}

@@ -103,35 +103,11 @@ static int conn_echo(int ep, struct conn *c) {
 
 int main(int argc, char **argv) {
 	struct epoll_event evs[MAX_EVENTS];
-
-	if (argc != 2) {
-		fprintf(stderr, "usage: splice-server PATH\n");
-		return 2;
-	}
-
 	sigset_t waitmask;
-	floor_signals(&waitmask);
-
-	int lfd = floor_socket(argv[1], SOCK_STREAM | SOCK_NONBLOCK);
-	if (lfd < 0) {
-		fprintf(stderr, "splice-server: cannot listen on '%s': %s\n", argv[1], strerror(-lfd));
-		return 1;
-	}
-	int ep = epoll_create1(EPOLL_CLOEXEC);
-	struct epoll_event lev = { .events = EPOLLIN, .data.ptr = NULL };
-	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &lev) < 0) {
-		perror("splice-server: epoll");
-		return 1;
-	}
+	int lfd, ep = floor_start(argc, argv, SOCK_STREAM | SOCK_NONBLOCK, &lfd, &waitmask);
 
 	while (!stop) {
-		int n = epoll_pwait(ep, evs, MAX_EVENTS, -1, &waitmask);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			perror("splice-server: epoll_pwait");
-			return 1;
-		}
+		int n = floor_wait(ep, evs, MAX_EVENTS, &waitmask);
 		for (int i = 0; i < n; i++) {
 			struct conn *c = evs[i].data.ptr;
 			if (!c) {

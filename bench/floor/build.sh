@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Build the floor programs: bench/floor/build.sh OUTDIR (default build/bench).
-# Plain cc, nothing from src/ (only floor.h, the socket and signal set-up the
+# Plain cc, nothing from src/ (only floor.h, the start, signals and wait the
 # experiments share), so nothing of ipcd can skew the floor.
 set -eu
 here=$(dirname "$0")

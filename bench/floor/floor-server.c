@@ -75,35 +75,11 @@ static int conn_echo(int ep, struct conn *c, char *buf) {
 int main(int argc, char **argv) {
 	static char buf[BUF_SIZE];
 	struct epoll_event evs[MAX_EVENTS];
-
-	if (argc != 2) {
-		fprintf(stderr, "usage: floor-server PATH\n");
-		return 2;
-	}
-
 	sigset_t waitmask;
-	floor_signals(&waitmask);
-
-	int lfd = floor_socket(argv[1], SOCK_STREAM | SOCK_NONBLOCK);
-	if (lfd < 0) {
-		fprintf(stderr, "floor-server: cannot listen on '%s': %s\n", argv[1], strerror(-lfd));
-		return 1;
-	}
-	int ep = epoll_create1(EPOLL_CLOEXEC);
-	struct epoll_event lev = { .events = EPOLLIN, .data.ptr = NULL };
-	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &lev) < 0) {
-		perror("floor-server: epoll");
-		return 1;
-	}
+	int lfd, ep = floor_start(argc, argv, SOCK_STREAM | SOCK_NONBLOCK, &lfd, &waitmask);
 
 	while (!stop) {
-		int n = epoll_pwait(ep, evs, MAX_EVENTS, -1, &waitmask);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			perror("floor-server: epoll_pwait");
-			return 1;
-		}
+		int n = floor_wait(ep, evs, MAX_EVENTS, &waitmask);
 		for (int i = 0; i < n; i++) {
 			struct conn *c = evs[i].data.ptr;
 			if (!c) {

@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /* What every floor server and its experimental variants share, so that only the echo
- * technique differs between them: the socket at PATH and the signal handling. Each program
- * is one translation unit, so these are static. */
+ * technique differs between them: the socket at PATH, the signal handling, and for the
+ * epoll-driven ones the start and the wait. Each program is one translation unit, so these
+ * are static. */
 #pragma once
 
+#include <err.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -52,4 +57,36 @@ __attribute__((unused)) static void floor_signals(sigset_t *waitmask) {
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+}
+
+/* The start of every epoll-driven program here: one argument, the socket's path; signals
+ * as floor_signals() sets them; the socket of type at that path; an epoll set holding it
+ * with data.ptr NULL. Returns the epoll fd and the socket in *sock; exits on failure. */
+__attribute__((unused)) static int floor_start(int argc, char **argv, int type, int *sock,
+					       sigset_t *waitmask) {
+	if (argc != 2) {
+		fprintf(stderr, "usage: %s PATH\n", program_invocation_short_name);
+		exit(2);
+	}
+	floor_signals(waitmask);
+	*sock = floor_socket(argv[1], type);
+	if (*sock < 0) {
+		errno = -*sock;
+		err(1, "cannot use '%s'", argv[1]);
+	}
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, *sock, &ev) < 0)
+		err(1, "epoll");
+	return ep;
+}
+
+/* One wait with SIGTERM and SIGINT let in: the number of events, 0 when a signal cut it
+ * short (the caller's loop then sees 'stop'). Exits on any other failure. */
+__attribute__((unused)) static int floor_wait(int ep, struct epoll_event *evs, int max,
+					      const sigset_t *waitmask) {
+	int n = epoll_pwait(ep, evs, max, -1, waitmask);
+	if (n < 0 && errno != EINTR)
+		err(1, "epoll_pwait");
+	return n < 0 ? 0 : n;
 }
