@@ -28,8 +28,17 @@ CFLAGS      ?= -O2 -g
 HARDEN_CPP   = -D_FORTIFY_SOURCE=3
 endif
 
-DEPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags libsystemd libconfig 2>/dev/null)
-DEPS_LIBS   := $(shell $(PKG_CONFIG) --libs libsystemd libconfig 2>/dev/null)
+# The libraries' flags are asked of pkg-config when a recipe first needs them, never while make
+# reads this file: on a bare machine `make demo` and `make check` install the packages first
+# (deps), and a build without them stops with a message instead of a link error.
+LIBS_PC      = libsystemd libconfig
+pkg_flags    = $(if $(shell $(PKG_CONFIG) --exists $(LIBS_PC) 2>/dev/null && echo y), \
+		 $(shell $(PKG_CONFIG) $(1) $(LIBS_PC)), \
+		 $(error pkg-config finds no $(LIBS_PC): run 'make deps' as root, or install \
+		   pkg-config libsystemd-dev libconfig-dev))
+# Each is evaluated once, on first use.
+DEPS_CFLAGS  = $(eval DEPS_CFLAGS := $(call pkg_flags,--cflags))$(DEPS_CFLAGS)
+DEPS_LIBS    = $(eval DEPS_LIBS := $(call pkg_flags,--libs))$(DEPS_LIBS)
 
 WARNINGS  = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	    -Wpointer-arith -Wcast-qual -Wformat=2 -Wno-format-nonliteral
@@ -61,7 +70,7 @@ PYTEST ?= pytest-3
 # Test objects are intermediates; keep them so a second `make` rebuilds nothing.
 .SECONDARY:
 
-.PHONY: all check test unit integration lint-man deps demo soak bench install uninstall clean fmt
+.PHONY: all check test unit integration lint-man deps demo soak bench install uninstall deb clean fmt
 
 all: $(BUILD)/ipcd $(BUILD)/ipc-client
 
@@ -84,8 +93,9 @@ $(BUILD) $(BUILD)/tests:
 	mkdir -p $@
 
 # `make check` proves everything twice: the normal build, then ASan+UBSan.
-# Every suite runs even when an earlier one fails; the summary decides. The end-to-end test
-# boots systemd in a container once, with the normal build installed into it.
+# Every suite runs even when an earlier one fails; the summary decides. The end-to-end tests
+# boot systemd in containers: once with the normal build installed, once from the packages.
+# Targets that install packages build in a make of their own, started after deps has run.
 check: deps
 	-@$(MAKE) --no-print-directory test
 	-@$(MAKE) --no-print-directory SANITIZE=1 test
@@ -102,12 +112,18 @@ check: deps
 	@echo "== allocation failures: every Nth malloc refused, normal and ASan builds"
 	-@IPCD=$(abspath build/ipcd) IPCD_ASAN=$(abspath build/asan/ipcd) \
 		tests/faults/run build/results-analyze.txt
-	@echo "== end-to-end: ipcd under systemd as PID 1 (systemd-nspawn)"
+	@echo "== Debian packages: make deb, lintian, contents"
+	@rm -f build/results-deb.txt
+	-@tests/deb/run build/results-deb.txt
+	@echo "== end-to-end: ipcd under systemd as PID 1 (systemd-nspawn), installed and packaged"
 	@rm -f build/results-e2e.txt
 	-@tests/e2e/run build/results-e2e.txt $(abspath build)
-	@echo "== make check: normal and ASan+UBSan builds, analysis, end-to-end"
+	@echo "== first run: make demo from a clean copy on a view of this machine without its packages"
+	@rm -f build/results-fresh.txt
+	-@tests/fresh/run build/results-fresh.txt
+	@echo "== make check: normal and ASan+UBSan builds, analysis, packages, end-to-end, first run"
 	@tests/summarize build/results.txt build/asan/results.txt build/results-analyze.txt \
-		build/results-e2e.txt
+		build/results-deb.txt build/results-e2e.txt build/results-fresh.txt
 
 test: all $(UNITS)
 	@rm -f $(BUILD)/results.txt
@@ -137,19 +153,23 @@ deps:
 	@tests/install-deps
 
 # The benchmark suite against the floor and the peers, then the floor's experimental variants
-# (splice, io_uring, recvmmsg); results go to bench/results/.
-bench: all
+# (splice, io_uring, recvmmsg); results go to bench/results/. BENCH_ARGS=--quick: fewer rows.
+bench:
 	@tests/install-deps bench
-	@bench/run
+	@$(MAKE) --no-print-directory all
+	@bench/run $(BENCH_ARGS)
 	@bench/experiments/build.sh $(BUILD)/bench/experiments
 	@bench/experiments/compare > bench/results/$$(date +%F)-experiments.md
 	@echo "wrote bench/results/$$(date +%F)-experiments.md"
 
 # Minutes-long tests (scale, a long load with reloads and restarts); figures go to bench/results/.
-soak: deps all
+soak: deps
+	@$(MAKE) --no-print-directory all
 	@tests/soak/run $(abspath $(BUILD))
 
-demo: deps all
+demo:
+	@tests/install-deps demo
+	@$(MAKE) --no-print-directory all
 	@./demo.sh $(BUILD) conf/ipcd.conf
 
 # The checked-in units name the default paths; installed ones name the configured paths.
@@ -157,10 +177,34 @@ UNIT_PATHS = -e 's|/usr/local/sbin/ipcd|$(SBINDIR)/ipcd|' \
 	     -e 's|/etc/ipcd/ipcd.conf|$(SYSCONFDIR)/ipcd/ipcd.conf|' \
 	     -e 's|/run/ipcd/|$(RUNSTATEDIR)/ipcd/|'
 
+# An admin's configuration is data: install puts the shipped file in place only where there is
+# none (else beside it, as ipcd.conf.dist), and uninstall removes it only while it is the shipped
+# one, unedited. Anything that is not a plain file (a symlink, say) is the admin's too.
+define install_conf
+	c="$(1)"; \
+	if [ ! -e "$$c" ] && [ ! -L "$$c" ]; then \
+		install -D -m 0644 conf/ipcd.conf "$$c"; \
+	elif cmp -s conf/ipcd.conf "$$c"; then \
+		rm -f "$$c.dist"; \
+	else \
+		install -m 0644 conf/ipcd.conf "$$c.dist"; \
+		echo "install: kept $$c as it is; the shipped one is $$c.dist"; \
+	fi
+endef
+define uninstall_conf
+	c="$(1)"; \
+	rm -f "$$c.dist"; \
+	if [ -f "$$c" ] && [ ! -L "$$c" ] && cmp -s conf/ipcd.conf "$$c"; then \
+		rm -f "$$c"; \
+	elif [ -e "$$c" ] || [ -L "$$c" ]; then \
+		echo "uninstall: kept $$c: it is not the shipped file"; \
+	fi
+endef
+
 install: all
 	install -D -m 0755 $(BUILD)/ipcd $(DESTDIR)$(SBINDIR)/ipcd
 	install -D -m 0755 $(BUILD)/ipc-client $(DESTDIR)$(BINDIR)/ipc-client
-	install -D -m 0644 conf/ipcd.conf $(DESTDIR)$(SYSCONFDIR)/ipcd/ipcd.conf
+	@$(call install_conf,$(DESTDIR)$(SYSCONFDIR)/ipcd/ipcd.conf)
 	install -D -m 0644 man/ipcd.8 $(DESTDIR)$(MANDIR)/man8/ipcd.8
 	install -D -m 0644 man/ipcd.conf.5 $(DESTDIR)$(MANDIR)/man5/ipcd.conf.5
 	install -D -m 0644 man/ipc-client.1 $(DESTDIR)$(MANDIR)/man1/ipc-client.1
@@ -175,14 +219,28 @@ install: all
 		journalctl --update-catalog; systemctl daemon-reload 2>/dev/null || true; fi
 
 uninstall:
+	@$(call uninstall_conf,$(DESTDIR)$(SYSCONFDIR)/ipcd/ipcd.conf)
 	rm -f $(DESTDIR)$(SBINDIR)/ipcd $(DESTDIR)$(BINDIR)/ipc-client \
-	      $(DESTDIR)$(MANDIR)/man1/ipc-client.1 $(DESTDIR)$(SYSCONFDIR)/ipcd/ipcd.conf \
+	      $(DESTDIR)$(MANDIR)/man1/ipc-client.1 \
 	      $(DESTDIR)$(MANDIR)/man8/ipcd.8 $(DESTDIR)$(MANDIR)/man5/ipcd.conf.5 \
 	      $(DESTDIR)$(UNITDIR)/ipcd.service $(DESTDIR)$(UNITDIR)/ipcd.socket \
 	      $(DESTDIR)$(SYSUSERSDIR)/ipcd.conf $(DESTDIR)$(CATALOGDIR)/ipcd.catalog
-	-rmdir $(DESTDIR)$(SYSCONFDIR)/ipcd
+	@# The directory stays while it holds the admin's file.
+	@rmdir $(DESTDIR)$(SYSCONFDIR)/ipcd 2>/dev/null || true
 	@if [ -z "$(DESTDIR)" ]; then journalctl --update-catalog; \
 		systemctl daemon-reload 2>/dev/null || true; fi
+
+# Debian packages (debian/, debhelper), built from a copy of the tracked and new files so that
+# dpkg-buildpackage's clean step cannot touch this tree; the .debs land in build/deb/.
+DEB_DIR = build/deb
+deb:
+	@tests/install-deps deb
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_DIR)/src
+	git ls-files -z --cached --others --exclude-standard | \
+		xargs -0 cp --parents -t $(DEB_DIR)/src
+	cd $(DEB_DIR)/src && dpkg-buildpackage -us -uc -b
+	@ls $(DEB_DIR)/*.deb
 
 clean:
 	rm -rf build
