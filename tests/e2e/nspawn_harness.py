@@ -167,6 +167,15 @@ def closed_by_peer(s, timeout=5.0):
         return False
 
 
+def replace_file(path, text, mode=0o644):
+    """Writes path whole, as an editor saving it would: a reader sees the old or the new file."""
+    tmp = path + ".new"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
 def text_of(value):
     """A journal field as JSON gives it: a string, or a list of bytes if not UTF-8."""
     if isinstance(value, list):
@@ -392,15 +401,18 @@ def guarded(c):
         signal.signal(signal.SIGTERM, old)
 
 
-def set_up(c, boot):
-    """Runs boot(); its failure is the module's failure, with the console's last lines."""
-    try:
-        boot()
-    except AssertionError as e:
-        # In CI the container must boot; elsewhere too, this is a failure, not a skip.
-        where = " (in CI this is a failure, never a skip)" if CI else ""
-        raise AssertionError(f"could not set up and boot the container{where}: {e}\n"
-                             f"console:\n{c.console_log()}") from None
+def booted(c):
+    """Boots c for a module's tests (yield from it in the fixture) and always stops it. A failed
+    boot is the module's failure, with the console's last lines."""
+    with guarded(c):
+        try:
+            c.boot()
+        except AssertionError as e:
+            # In CI the container must boot; elsewhere too, this is a failure, not a skip.
+            where = " (in CI this is a failure, never a skip)" if CI else ""
+            raise AssertionError(f"could not set up and boot the container{where}: {e}\n"
+                                 f"console:\n{c.console_log()}") from None
+        yield c
 
 
 # --------------------------------------------------------------------------------------------

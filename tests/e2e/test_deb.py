@@ -25,10 +25,11 @@ import time
 
 import pytest
 
-from nspawn_harness import (BUILD_DIR, MSG_ID, PATH, SRCDIR, Container, assert_echo, check_load,
-                            cursor, diagnose, ensure_serving, events, guarded, hold, is_active,
-                            main_pid, on_sigterm, recv_exact, reload, require_container, run,
-                            set_setting, set_up, show, text_of, wait_journal, wait_state)
+from nspawn_harness import (BUILD_DIR, Container, MSG_ID, PATH, SRCDIR, assert_echo, booted,
+                            check_load, cursor, diagnose, ensure_serving, events, hold, is_active,
+                            main_pid, on_sigterm, recv_exact, reload, replace_file,
+                            require_container, run, set_setting, show, text_of, wait_journal,
+                            wait_state)
 
 require_container()
 
@@ -228,12 +229,7 @@ class DebContainer(Container):
 
     def write_conf(self, text):
         """Edits the conffile in place, as an administrator would."""
-        path = self.in_root(CONF)
-        tmp = path + ".new"
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        replace_file(self.in_root(CONF), text)
 
     def exists(self, path):
         return os.path.lexists(self.in_root(path))
@@ -241,10 +237,7 @@ class DebContainer(Container):
 
 @pytest.fixture(scope="module")
 def box():
-    c = DebContainer()
-    with guarded(c):
-        set_up(c, c.boot)
-        yield c
+    yield from booted(DebContainer())
 
 
 def installed(box):

@@ -19,10 +19,10 @@ import time
 
 import pytest
 
-from nspawn_harness import (BUILD_DIR, MSG_ID, SRCDIR, Container, assert_echo, check_load,
-                            closed_by_peer, cursor, ensure_serving, events, guarded, hold,
-                            is_active, journal, main_pid, recv_exact, reload, require_container,
-                            run, set_setting, set_up, show, wait_journal, wait_state, wait_until,
+from nspawn_harness import (BUILD_DIR, Container, MSG_ID, SRCDIR, assert_echo, booted, check_load,
+                            closed_by_peer, cursor, ensure_serving, events, hold, is_active,
+                            journal, main_pid, recv_exact, reload, replace_file, require_container,
+                            run, set_setting, show, wait_journal, wait_state, wait_until,
                             with_message)
 
 IPC_CLIENT = os.path.join(BUILD_DIR, "ipc-client")
@@ -79,20 +79,12 @@ class StagedContainer(Container):
         self.ct_ok("systemctl", "daemon-reload")
 
     def write_conf(self, text):
-        path = os.path.join(self.confdir, "ipcd.conf")
-        tmp = path + ".new"
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        replace_file(os.path.join(self.confdir, "ipcd.conf"), text)
 
 
 @pytest.fixture(scope="module")
 def box():
-    c = StagedContainer()
-    with guarded(c):
-        set_up(c, c.boot)
-        yield c
+    yield from booted(StagedContainer())
 
 
 @pytest.fixture
