@@ -281,10 +281,17 @@ class Container:
 
     # ---- use
 
+    def ct_argv(self, *cmd):
+        """The command line that runs cmd inside the container, as root, with a clean
+        environment. -r -w: the container's own root and directory. Entering its mount namespace
+        alone lands at that namespace's root, which is the host's where nspawn could only chroot
+        into the container (when this test itself runs in a chroot)."""
+        return ["nsenter", "-t", str(self.leader), "-a", "-r", "-w", "--", "env", "-i",
+                f"PATH={PATH}", "SYSTEMD_PAGER=", "SYSTEMD_COLORS=0", *cmd]
+
     def ct(self, *cmd, timeout=30):
-        """Runs cmd inside the container, as root, with a clean environment."""
-        return run(["nsenter", "-t", str(self.leader), "-a", "--", "env", "-i", f"PATH={PATH}",
-                    "SYSTEMD_PAGER=", "SYSTEMD_COLORS=0", *cmd], timeout=timeout)
+        """Runs cmd inside the container (ct_argv)."""
+        return run(self.ct_argv(*cmd), timeout=timeout)
 
     def ct_ok(self, *cmd, timeout=30):
         r = self.ct(*cmd, timeout=timeout)

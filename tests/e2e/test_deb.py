@@ -25,7 +25,7 @@ import time
 
 import pytest
 
-from nspawn_harness import (BUILD_DIR, Container, MSG_ID, PATH, SRCDIR, assert_echo, booted,
+from nspawn_harness import (BUILD_DIR, Container, MSG_ID, SRCDIR, assert_echo, booted,
                             check_load, cursor, diagnose, ensure_serving, events, hold, is_active,
                             main_pid, on_sigterm, recv_exact, reload, replace_file,
                             require_container, run, set_setting, show, text_of, wait_journal,
@@ -390,9 +390,8 @@ def test_restart_keeps_connection(box):
         assert recv_exact(held, 18) == b"before the restart"
         # And a load from the packaged client inside, going on through the restart.
         inside = subprocess.Popen(
-            ["nsenter", "-t", str(box.leader), "-a", "--", "env", "-i", f"PATH={PATH}",
-             "/usr/bin/ipc-client", "load", "-s", SOCK, "-c", "4", "-b", "1K", "-t", "3",
-             "--json", "--progress", "never"],
+            box.ct_argv("/usr/bin/ipc-client", "load", "-s", SOCK, "-c", "4", "-b", "1K",
+                        "-t", "3", "--json", "--progress", "never"),
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True, start_new_session=True)
         box.clients.append(inside)
