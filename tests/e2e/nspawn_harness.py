@@ -566,6 +566,16 @@ def reload(box, *expect, timeout=10.0):
                         f"{expect} after systemctl reload", after, timeout)
 
 
+def reload_applied(box, pid, *expect):
+    """reload(), and the journal's reload event says applied, by the same daemon, still
+    active."""
+    entries = reload(box, *expect)
+    (ev,) = events(entries, "reload")
+    assert ev["IPCD_REASON"] == "applied" and ev["MESSAGE_ID"] == MSG_ID["reload"]
+    assert main_pid(box) == pid, "a reload must not restart the daemon"
+    assert is_active(box, "ipcd.service") == "active"
+
+
 def ensure_serving(box):
     """ipcd.socket listening and ipcd.service running, whatever an earlier test left."""
     box.ct("systemctl", "reset-failed", "ipcd.service", "ipcd.socket")
