@@ -127,12 +127,12 @@ static void help(void) {
 	       "      --version            print the version and exit\n"
 	       "  -h, --help               print this help and exit\n"
 	       "\n"
-	       "SIZE takes K, M, G, T (powers of 1024) or KiB, MiB, GiB, TiB. TIME takes us, ms, "
-	       "s,\n"
-	       "min or h; a bare number is seconds. Exit status: 0 all traffic echoed and "
-	       "verified,\n"
-	       "1 the run had errors, 2 usage error, 3 could not connect at all. See "
-	       "ipc-client(1).\n",
+	       "SIZE takes " SIZE_UNITS_HELP ".\n"
+	       "TIME takes us, ms, s, min or h; a bare number is seconds. Exit status: 0 all "
+	       "traffic\n"
+	       "echoed and verified, 1 the run had errors, 2 usage error, 3 could not connect at "
+	       "all.\n"
+	       "See ipc-client(1).\n",
 	       RUNSTATEDIR);
 }
 
@@ -173,7 +173,7 @@ static int parse_number(const char *opt, const char *value, enum number_kind kin
 			    : kind == NUM_SIZE ? "a size"
 					       : "a duration",
 			    lo, hi,
-			    kind == NUM_SIZE   ? ", with K, M, G, KiB, MiB or GiB"
+			    kind == NUM_SIZE   ? ", with " SIZE_UNITS_HELP
 			    : kind == NUM_TIME ? ", with us, ms, s, min or h"
 					       : "");
 	if (r < 0 || v < min || v > max)

@@ -17,13 +17,18 @@ struct unit {
 	uint64_t factor;
 };
 
-/* Printing uses the first entry of each factor, in this order. */
+/* Printing uses the first entry of each factor, in this order. SIZE_UNITS_HELP names them all;
+ * test-parse checks that it does. */
 static const struct unit size_units[] = {
+	{ "EiB", UINT64_C(1) << 60 },
+	{ "PiB", UINT64_C(1) << 50 },
 	{ "TiB", UINT64_C(1) << 40 },
 	{ "GiB", UINT64_C(1) << 30 },
 	{ "MiB", UINT64_C(1) << 20 },
 	{ "KiB", UINT64_C(1) << 10 },
 	{ "B", 1 },
+	{ "E", UINT64_C(1) << 60 },
+	{ "P", UINT64_C(1) << 50 },
 	{ "T", UINT64_C(1) << 40 },
 	{ "G", UINT64_C(1) << 30 },
 	{ "M", UINT64_C(1) << 20 },
@@ -120,7 +125,7 @@ static int parse_with_units(const char *s, const struct unit *units, size_t n_un
 		return -ERANGE;
 	uint64_t v = whole * factor;
 	if (frac > 0) {
-		/* frac < 10^12 and factor <= 2^40: the product needs more than 64 bits */
+		/* frac < 10^12 < 2^40 and factor <= 2^60: the product needs 128 bits */
 		unsigned __int128 f = (unsigned __int128)frac * factor;
 		if (f % frac_scale != 0)
 			return -EINVAL;
@@ -131,6 +136,13 @@ static int parse_with_units(const char *s, const struct unit *units, size_t n_un
 	}
 	*ret = v;
 	return 0;
+}
+
+bool size_unit_known(const char *suffix) {
+	for (size_t i = 0; i < ARRAY_SIZE(size_units); i++)
+		if (strcasecmp(suffix, size_units[i].suffix) == 0)
+			return true;
+	return false;
 }
 
 int parse_size(const char *s, uint64_t *ret_bytes) {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,9 +16,15 @@
 /* Decimal digits only. */
 int parse_uint64(const char *s, uint64_t *ret);
 
-/* A byte count: "512", "64K", "1.5MiB", "16M". K, M, G and T are powers of 1024, as are KiB,
- * MiB, GiB and TiB; suffixes ignore case. A fraction must give a whole number of bytes. */
+/* A byte count: "512", "64K", "1.5MiB", "16M". K, M, G, T, P and E are powers of 1024, as are
+ * KiB … EiB; suffixes ignore case. A fraction must give a whole number of bytes. */
 int parse_size(const char *s, uint64_t *ret_bytes);
+
+/* Every suffix parse_size() takes, for messages that list them. */
+#define SIZE_UNITS_HELP "B, K, M, G, T, P, E (powers of 1024) or KiB, MiB, GiB, TiB, PiB, EiB"
+
+/* Whether parse_size() takes suffix (any case): for tests that keep SIZE_UNITS_HELP true. */
+bool size_unit_known(const char *suffix);
 
 /* A duration: "500ms", "1.5s", "250us", "2min", "1h". A bare number is in default_unit_usec
  * (USEC_PER_SEC for settings given in seconds). A fraction must give whole microseconds. */

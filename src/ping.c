@@ -67,6 +67,60 @@ static int receive_echo(struct single *s, const struct client_opts *o, const str
 	return 1;
 }
 
+/* The echo of seq on a stream, sent and read at once: an echo server writes back while it
+ * reads, so a chunk larger than the socket buffers would stall both ends if all of it had to
+ * go out first. The io-timeout counts from the last byte that moved either way.
+ * *ret_sent says whether all of the chunk went out; results as receive_echo(). */
+static int stream_round_trip(struct single *s, const struct client_opts *o,
+			     const struct pattern *pat, uint64_t seq, uint8_t *buf,
+			     uint64_t *ret_bad_offset, bool *ret_sent) {
+	const uint8_t *out = pattern_at(pat, 0, seq * o->chunk);
+	uint64_t chunk = o->chunk, sent = 0, got = 0, deadline = now_usec() + o->io_timeout_usec;
+	ssize_t n;
+
+	*ret_sent = false;
+	while (got < chunk) {
+		bool moved = false;
+
+		if (sent < chunk) {
+			n = send(s->fd, out + sent, chunk - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (n < 0 && errno != EAGAIN && errno != EINTR)
+				return negative_errno();
+			if (n > 0) {
+				sent += (uint64_t)n;
+				*ret_sent = sent == chunk;
+				moved = true;
+			}
+		}
+		n = recv(s->fd, buf + got, chunk - got, MSG_DONTWAIT);
+		if (n == 0)
+			return -ENODATA;
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return negative_errno();
+		if (n > 0) {
+			ssize_t i = o->verify ? pattern_check(pat, 0, seq * chunk + got, buf + got,
+							      (size_t)n)
+					      : -1;
+			if (i >= 0) {
+				*ret_bad_offset = got + (uint64_t)i;
+				return -EBADMSG;
+			}
+			got += (uint64_t)n;
+			moved = true;
+		}
+		uint64_t now = now_usec();
+		if (moved) {
+			deadline = now + o->io_timeout_usec;
+			continue;
+		}
+		int r = single_wait(s, s->fd, POLLIN | (sent < chunk ? POLLOUT : 0),
+				    now < deadline ? deadline - now : 0);
+		if (r <= 0)
+			return r;
+	}
+	return 1;
+}
+
 int ping_run(const struct client_opts *o) {
 	struct single s;
 	struct pattern pat = { NULL, 0 };
@@ -92,16 +146,25 @@ int ping_run(const struct client_opts *o) {
 	for (seq = 0; seq < o->count; seq++) {
 		uint64_t t, bad = 0, due = start + seq * o->ping_interval_usec * 1000,
 			    now = now_nsec();
+		bool whole = false;
 
 		if (due > now && (r = single_wait(&s, -1, 0, (due - now) / 1000)) < 0)
 			break;
 		t = now_nsec();
-		r = single_send(&s, pattern_at(&pat, 0, seq * o->chunk), o->chunk,
-				o->io_timeout_usec);
-		if (r < 0)
+		if (o->type == SOCK_STREAM)
+			r = stream_round_trip(&s, o, &pat, seq, buf, &bad, &whole);
+		else if ((r = single_send(&s, pattern_at(&pat, 0, seq * o->chunk), o->chunk,
+					  o->io_timeout_usec)) == 0) {
+			whole = true;
+			r = receive_echo(&s, o, &pat, seq, buf, &bad);
+		}
+		/* Not all sent, and no echo to report on: the send failed. */
+		if (!whole && (r == 0 || (r < 0 && r != -EBADMSG && r != -ENODATA))) {
+			if (r == 0)
+				r = -ETIMEDOUT; /* it could not all go out within the io-timeout */
 			break;
+		}
 		sent++;
-		r = receive_echo(&s, o, &pat, seq, buf, &bad);
 		if (r > 0) {
 			uint64_t rtt = now_nsec() - t;
 			hist_record(h, rtt);

@@ -633,3 +633,27 @@ def test_a_report_that_cannot_be_written_is_a_failure(ipcd):
     assert r.returncode == 1
     assert "failed to write the report" in r.stderr
     assert d.stop() == 0
+
+
+def test_ping_a_chunk_larger_than_the_socket_buffers(ipcd, workdir):
+    """ping sends and reads at once: an echo server writes back while it reads, so a chunk
+    above the socket buffers (about 200 KiB here) must not wait to be sent whole."""
+    d = ipcd(QUIET).start_ready()
+    path = os.path.join(workdir, "socat.sock")
+    socat = subprocess.Popen(["socat", f"UNIX-LISTEN:{path},fork", "PIPE"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        wait_until(lambda: os.path.exists(path) or socat.poll() is not None, 5, "socat's socket")
+        assert socat.poll() is None, socat.stderr.read()
+        for server in (d.sock, path):
+            for size in ("512K", "4M"):
+                p = run_client("ping", "-s", server, "-b", size, "-n", "3", "-i", "0", "-q",
+                               "--io-timeout", "5s", timeout=60)
+                assert p.returncode == 0, f"{server} -b {size}:\n{p.stdout}{p.stderr}"
+                assert "3 transmitted, 3 received, 0.0% loss" in p.stdout, p.stdout
+    finally:
+        socat.kill()
+        socat.wait(10)
+        socat.stderr.close()
+    assert d.stop() == 0

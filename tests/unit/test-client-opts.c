@@ -6,6 +6,7 @@
 
 #include "client-opts.h"
 #include "macro.h"
+#include "parse.h"
 #include "tests.h"
 
 #define MAX_ARGS 16
@@ -36,6 +37,9 @@ static const struct {
 	{ "load -b 0", "-b '0': out of range" },
 	{ "load -b 65M", "-b '65M': out of range (allowed: 1 to 67108864)" },
 	{ "load -b 1Q", "-b '1Q': not a size" },
+	{ "load -b 1Q", "with " SIZE_UNITS_HELP ")" },
+	{ "load -n 2P", "-n '2P': out of range (allowed: 1 to 1125899906842624)" },
+	{ "load --total 65P", "--total '65P': out of range" },
 	{ "load -b 0.1K", "-b '0.1K': not a size" },
 	{ "load -t 0", "-t '0': out of range" },
 	{ "load -t 5parsecs", "-t '5parsecs': not a duration" },
@@ -120,6 +124,12 @@ TEST(defaults_and_values) {
 	ASSERT_EQ(parse("load --total 10000 -c 3 -b 1000", &o, err), 0);
 	ASSERT_EQ(o.limit, LIMIT_TOTAL_BYTES);
 	ASSERT_EQ(o.total_bytes, 10000);
+
+	/* The largest amounts the man page names, in the units it names them in. */
+	ASSERT_EQ(parse("load -n 1P", &o, err), 0);
+	ASSERT_EQ(o.bytes_per_conn, UINT64_C(1) << 50);
+	ASSERT_EQ(parse("load --total 64PiB", &o, err), 0);
+	ASSERT_EQ(o.total_bytes, UINT64_C(1) << 56);
 
 	ASSERT_EQ(parse("suite qt --json", &o, err), 0);
 	ASSERT_STREQ(o.suite, "qt");

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "macro.h"
 #include "parse.h"
@@ -43,6 +44,10 @@ TEST(size_units) {
 		{ "0.5M", 512 * 1024 },
 		{ "2G", UINT64_C(2) << 30 },
 		{ "1T", UINT64_C(1) << 40 },
+		{ "1P", UINT64_C(1) << 50 },
+		{ "64PiB", UINT64_C(1) << 56 },
+		{ "0.5E", UINT64_C(1) << 59 },
+		{ "15EiB", UINT64_C(15) << 60 },
 		{ "12B", 12 },
 	};
 	uint64_t v;
@@ -50,6 +55,25 @@ TEST(size_units) {
 		ASSERT_EQ(parse_size(ok[i].s, &v), 0);
 		ASSERT_EQ(v, ok[i].v);
 	}
+}
+
+/* The message that lists the units names each one parse_size() takes, and only those. */
+TEST(size_units_help_is_complete) {
+	static const char *const all[] = { "B",   "K",   "M",   "G",   "T",   "P",  "E",
+					   "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+	char help[] = SIZE_UNITS_HELP, *save = NULL;
+	unsigned named = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(all); i++)
+		ASSERT_TRUE(size_unit_known(all[i]) && strstr(SIZE_UNITS_HELP, all[i]));
+	ASSERT_TRUE(!size_unit_known("Q") && !size_unit_known("Z"));
+	/* Every word of the help that looks like a unit is one. */
+	for (char *w = strtok_r(help, " ,().", &save); w; w = strtok_r(NULL, " ,().", &save))
+		if (w[0] >= 'A' && w[0] <= 'Z') {
+			ASSERT_TRUE(size_unit_known(w));
+			named++;
+		}
+	ASSERT_EQ(named, ARRAY_SIZE(all));
 }
 
 TEST(size_rejects_junk_overflow_and_inexact_fractions) {
@@ -62,6 +86,7 @@ TEST(size_rejects_junk_overflow_and_inexact_fractions) {
 				     (unsigned long long)v);
 	}
 	ASSERT_EQ(v, 99);
+	ASSERT_EQ(parse_size("16E", &v), -ERANGE);
 	ASSERT_EQ(parse_size("16777216T", &v), -ERANGE);
 	ASSERT_EQ(parse_size("16777215T", &v), 0);
 	ASSERT_EQ(parse_size("99999999999999999999", &v), -ERANGE);
@@ -116,7 +141,8 @@ TEST(format_size_for_people) {
 	ASSERT_STREQ(format_size(buf, sizeof(buf), 1023), "1023 B");
 	ASSERT_STREQ(format_size(buf, sizeof(buf), 1024), "1.0 KiB");
 	ASSERT_STREQ(format_size(buf, sizeof(buf), 1395864371), "1.3 GiB");
-	ASSERT_STREQ(format_size(buf, sizeof(buf), UINT64_MAX), "16777216.0 TiB");
+	ASSERT_STREQ(format_size(buf, sizeof(buf), UINT64_C(3) << 50), "3.0 PiB");
+	ASSERT_STREQ(format_size(buf, sizeof(buf), UINT64_MAX), "16.0 EiB");
 }
 
 TEST(format_timespan_for_people) {
