@@ -9,6 +9,7 @@
  * full the connection is not read (backpressure), and when it empties it is freed.
  * Half-close: after the peer's EOF, pending bytes are still flushed; then we close.
  */
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include <time.h>
 
 #include "conn.h"
+#include "dgram_reply.h"
 #include "fdstore.h"
 #include "log.h"
 #include "macro.h"
@@ -26,6 +28,7 @@
 
 #define DGRAM_BATCH 32 /* datagrams per wake-up, so one busy socket cannot starve the rest */
 #define DGRAM_BATCH_BYTES (2u << 20) /* receive space for one batch, shared by the worker */
+_Static_assert(DGRAM_BATCH <= DGRAM_REPLY_MAX, "a batch's senders must fit in its dgram_reply");
 
 /* As many datagrams per batch as fit in DGRAM_BATCH_BYTES at max bytes each, at least one. */
 static unsigned dgram_batch_size(size_t max) {
@@ -275,6 +278,52 @@ static bool dgram_sender(struct msghdr *m, struct peer *ret) {
 	return false;
 }
 
+static const char *dgram_refusal_to_string(int r) {
+	switch (r) {
+		case -EINVAL:
+			return "is relative or has a '..' component";
+		case -ELOOP:
+			return "leads through a symbolic link";
+		case -ENOTSOCK:
+			return "is not a socket";
+		case -EMLINK:
+			return "is a socket file with a hard link";
+		case -EPERM:
+			return "is a socket file the sender does not own";
+		default:
+			return NULL;
+	}
+}
+
+/* Counts and logs a datagram whose address dgram_reply_address() refused with r. What would
+ * have failed to send anyway (the sender has gone) counts as dropped, as it always has; what
+ * could have reached a socket other than the sender's is unanswerable, and a warning: someone
+ * may have tried. */
+static void dgram_count_refused(struct worker_stats *st, const struct peer *sender, int r) {
+	static atomic_bool told_no_openat2 = false;
+	const char *why = dgram_refusal_to_string(r);
+	char peer[96];
+
+	if (r == -ENOSYS) {
+		/* Fail closed: without openat2 nothing stops a symlink redirecting the echo. */
+		stats_add(&st->dgram_unanswerable, 1);
+		if (!atomic_exchange(&told_no_openat2, true))
+			log_warning("openat2() is missing (Linux < 5.6) or filtered: dropping "
+				    "datagrams from senders bound to a path");
+		return;
+	}
+	if (!why) {
+		stats_add(&st->dgram_dropped, 1);
+		return;
+	}
+	stats_add(&st->dgram_unanswerable, 1);
+	if (!log_ratelimit_ok(LOG_EVENT_DENIED))
+		return;
+	admit_peer_describe(sender, peer, sizeof(peer));
+	/* The path is the peer's to choose, newlines included: it is not logged. */
+	log_warning("Not answering datagram%s: its address %s, dropping", peer, why);
+}
+
 /* Sends answers[0..n) back to their senders; a datagram that cannot go is dropped alone. */
 static void dgram_answer(struct conn *c, struct mmsghdr *answers, unsigned n) {
 	struct worker_stats *st = &c->worker->stats;
@@ -298,12 +347,15 @@ static void dgram_answer(struct conn *c, struct mmsghdr *answers, unsigned n) {
 	}
 }
 
-/* One batch of datagrams in, each checked, the answerable ones back to their senders'
- * addresses, in two system calls. Failures concern one datagram only. */
+/* One batch of datagrams in, each checked, the answerable ones back to the sockets that sent
+ * them, in two system calls plus, per sender path, the three of dgram_reply_address(). Failures
+ * concern one datagram only. */
 static void dgram_read(struct conn *c, uint64_t now) {
 	struct worker_stats *st = &c->worker->stats;
 	size_t max = c->config->max_message_size;
 	unsigned batch = dgram_batch_size(max), n_answers = 0;
+	/* Closes the batch's O_PATH fds on return, after dgram_answer() has sent to them. */
+	_cleanup_(dgram_reply_done) struct dgram_reply reply = { .n = 0 };
 	struct sockaddr_un from[DGRAM_BATCH];
 	union {
 		struct cmsghdr h;
@@ -336,7 +388,10 @@ static void dgram_read(struct conn *c, uint64_t now) {
 	stats_add(&st->datagrams, (uint64_t)n);
 	for (int i = 0; i < n; i++) {
 		struct msghdr *m = &msgs[i].msg_hdr;
+		struct sockaddr_un *to;
+		socklen_t to_len;
 		struct peer sender;
+		int r;
 
 		if (msgs[i].msg_len > max) {
 			stats_add(&st->dgram_oversize, 1);
@@ -353,10 +408,15 @@ static void dgram_read(struct conn *c, uint64_t now) {
 			dgram_log_denied(&sender);
 			continue;
 		}
+		r = dgram_reply_address(&reply, &from[i], m->msg_namelen, &sender, &to, &to_len);
+		if (r < 0) {
+			dgram_count_refused(st, &sender, r);
+			continue;
+		}
 		iov[i].iov_len = msgs[i].msg_len;
 		answers[n_answers++].msg_hdr = (struct msghdr){
-			.msg_name = &from[i],
-			.msg_namelen = m->msg_namelen,
+			.msg_name = to,
+			.msg_namelen = to_len,
 			.msg_iov = &iov[i],
 			.msg_iovlen = 1,
 		};

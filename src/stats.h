@@ -34,7 +34,7 @@ struct worker_stats {
 	atomic_uint_fast64_t finished; /* connections closed, whatever the reason */
 	atomic_uint_fast64_t closed[_CLOSE_MAX];
 	atomic_uint_fast64_t datagrams;
-	atomic_uint_fast64_t dgram_unanswerable; /* sender had no address */
+	atomic_uint_fast64_t dgram_unanswerable; /* no address, or none that is safely its own */
 	atomic_uint_fast64_t dgram_dropped;      /* sender's queue full or sender gone */
 	atomic_uint_fast64_t dgram_oversize;
 	atomic_uint_fast64_t dgram_denied;
