@@ -713,9 +713,17 @@ static int parse_sockets(const config_setting_t *s, struct str_list *out, char *
 						    : "is not a socket path or @name");
 			goto fail;
 		}
+		/* Two spellings of one path would fail at start, the second bind finding the
+		 * first: refused here, where the file and line can be named. */
 		for (size_t j = 0; j < l.n; j++)
-			if (strcmp(l.items[j], p) == 0) {
-				snprintf(reason, len, "\"%s\" is listed twice", p);
+			if (unix_address_same(l.items[j], p)) {
+				if (strcmp(l.items[j], p) == 0)
+					snprintf(reason, len, "\"%s\" is listed twice", p);
+				else
+					snprintf(reason, len,
+						 "\"%s\" and \"%s\" are the same socket, listed "
+						 "twice",
+						 l.items[j], p);
 				goto fail;
 			}
 		if (!(l.items[l.n] = strdup(p))) {
@@ -954,7 +962,7 @@ static int conf_parse(struct loader *l, config_t *cfg, struct ipcd_config **ret)
 		return -ENOMEM;
 	for (size_t i = 0; i < ARRAY_SIZE(settings); i++) {
 		const config_setting_t *s = config_lookup(cfg, settings[i].name);
-		char reason[256];
+		char reason[512]; /* room for two socket paths */
 
 		if (!s)
 			continue;

@@ -16,6 +16,7 @@
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
+#include "conf.h"
 #include "conn.h"
 #include "fdstore.h"
 #include "listen.h"
@@ -169,23 +170,195 @@ static int listener_adopt(struct server *s, int fd, const char *name) {
 	return 0;
 }
 
-/* Is someone accepting on path? Used when bind() says the address is taken. */
+/* One listen address, as the checks before binding see it. */
+struct listen_path {
+	const char *spec; /* as written */
+	char *path;       /* absolute; NULL for an abstract name */
+	const char *dir;  /* the directory the socket file goes in (in path, or "/") */
+	const char *base; /* the socket file's name in dir (in path) */
+	bool has_dir;     /* dir exists: dir_dev and dir_ino say which directory it is */
+	dev_t dir_dev;
+	ino_t dir_ino;
+};
+
+static int listen_path_init(const char *spec, struct listen_path *ret) {
+	_cleanup_free_ char *cwd = NULL;
+	struct listen_path p = { .spec = spec };
+	struct stat st;
+	char *slash;
+	size_t n;
+
+	if (spec[0] == '@') {
+		*ret = p;
+		return 0;
+	}
+	if (spec[0] != '/' && !(cwd = get_current_dir_name()))
+		return log_error_errno(negative_errno(),
+				       "Failed to get the working directory for '%s': %m", spec);
+	if (cwd ? asprintf(&p.path, "%s/%s", cwd, spec) < 0 : !(p.path = strdup(spec)))
+		return log_error_errno(-ENOMEM, "Failed to check '%s': %m", spec);
+	n = strlen(p.path);
+	while (n > 1 && p.path[n - 1] == '/')
+		p.path[--n] = '\0';
+	slash = strrchr(p.path, '/');
+	*slash = '\0';
+	p.dir = slash == p.path ? "/" : p.path;
+	p.base = slash + 1;
+	if (stat(p.dir, &st) == 0) {
+		p.has_dir = true;
+		p.dir_dev = st.st_dev;
+		p.dir_ino = st.st_ino;
+	}
+	*ret = p;
+	return 0;
+}
+
+static bool listen_path_same(const struct listen_path *a, const struct listen_path *b) {
+	if (!a->path || !b->path)
+		return !a->path && !b->path && strcmp(a->spec, b->spec) == 0;
+	if (strcmp(a->base, b->base) != 0)
+		return false;
+	/* The file system's word where both directories exist (symlinks, ".."), else the
+	 * spelling's. */
+	if (a->has_dir && b->has_dir)
+		return a->dir_dev == b->dir_dev && a->dir_ino == b->dir_ino;
+	return unix_address_same(a->dir, b->dir);
+}
+
+/*
+ * Whoever can write a directory on the way to a socket can rename what is there and put
+ * something else in its place: their own socket, to impersonate ipcd, or a symlink for a
+ * path-based call to follow. So every existing directory on the path, and on the path it
+ * resolves to, must not be writable by every user, unless it is sticky (as /tmp is), where
+ * only an entry's owner may rename or remove it. Group write is allowed: it is a grant to
+ * named users, made on purpose (a shared runtime directory), who are then trusted as the
+ * owner is; "every user" includes nobody and every sandboxed service. A missing directory
+ * ends the walk: ipcd creates the last one itself, 0755, and deeper ones are a bind error.
+ */
+static int directory_walk(const char *spec, char *dir) {
+	size_t n = strlen(dir);
+
+	for (size_t i = 0; i <= n; i++) {
+		size_t end = MAX(i, 1); /* "/" itself, then each prefix ending before a '/' */
+		struct stat st;
+		bool exists;
+		char c;
+		int r = 0;
+
+		if (i < n && dir[i] != '/')
+			continue;
+		c = dir[end];
+		dir[end] = '\0';
+		exists = stat(dir, &st) == 0;
+		if (exists && S_ISDIR(st.st_mode) && (st.st_mode & S_IWOTH) &&
+		    !(st.st_mode & S_ISVTX))
+			r = log_error_errno(
+				-EPERM,
+				"Refusing to listen on '%s': directory '%s' is writable "
+				"by every user and not sticky: anyone could replace the "
+				"socket",
+				spec, dir);
+		dir[end] = c;
+		if (r < 0 || !exists)
+			return r;
+	}
+	return 0;
+}
+
+static int directory_check(const struct listen_path *p) {
+	_cleanup_free_ char *dir = NULL, *real = NULL;
+	int r;
+
+	if (!p->path)
+		return 0;
+	if (!(dir = strdup(p->dir)))
+		return log_error_errno(-ENOMEM, "Failed to check '%s': %m", p->spec);
+	r = directory_walk(p->spec, dir);
+	if (r < 0 || !p->has_dir)
+		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): freed by _cleanup_free_ */
+		return r;
+	/* Where symlinks lead, too. Failing for want of memory is an error; for any other
+	 * reason (a loop, no search permission) bind() fails the same way and says so. */
+	real = realpath(dir, NULL);
+	if (!real)
+		return errno == ENOMEM
+			       ? log_error_errno(-ENOMEM, "Failed to check '%s': %m", p->spec)
+			       : 0;
+	return strcmp(real, dir) == 0 ? 0 : directory_walk(p->spec, real);
+}
+
+int listeners_check(const struct ipcd_config *c, char *const *paths, size_t n_paths) {
+	struct listen_path p[CONF_LISTEN_MAX] = {};
+	size_t n = 0;
+	int r = 0;
+
+	if (n_paths == 0) {
+		paths = c->listen.items;
+		n_paths = c->listen.n;
+	}
+	if (n_paths > CONF_LISTEN_MAX)
+		return log_error_errno(-E2BIG, "Too many listen addresses: %zu (at most %d)",
+				       n_paths, CONF_LISTEN_MAX);
+	for (; n < n_paths; n++) {
+		int k = listen_path_init(paths[n], &p[n]);
+		if (k < 0) {
+			r = k;
+			goto finish;
+		}
+	}
+	/* Every problem is reported, then the first decides. */
+	for (size_t j = 0; j < n; j++) {
+		int k = directory_check(&p[j]);
+
+		for (size_t i = 0; k >= 0 && i < j; i++)
+			if (listen_path_same(&p[i], &p[j]))
+				k = log_error_errno(-EINVAL,
+						    "'%s' and '%s' are the same socket: each may "
+						    "be listened on once",
+						    p[i].spec, p[j].spec);
+		if (r >= 0)
+			r = k;
+	}
+finish:
+	for (size_t i = 0; i < n; i++)
+		free(p[i].path);
+	return r;
+}
+
+/* Is someone there? Used when bind() says the address is taken: 1 when a socket accepts (or
+ * its backlog is full), 2 when a socket of another type is bound, 0 when nobody is. */
 static int socket_is_live(const struct unix_address *a) {
 	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 
 	if (fd < 0)
 		return negative_errno();
-	if (connect(fd, (const struct sockaddr *)&a->sun, a->len) == 0)
+	if (connect(fd, (const struct sockaddr *)&a->sun, a->len) == 0 || errno == EAGAIN)
 		return 1;
-	/* EAGAIN: a full backlog, so someone is there; EPROTOTYPE: a live socket of another type */
-	if (errno == EAGAIN || errno == EPROTOTYPE)
-		return 1;
+	if (errno == EPROTOTYPE)
+		return 2;
 	if (errno == ECONNREFUSED || errno == ENOENT)
 		return 0;
 	return negative_errno();
 }
 
-static int bind_path(int fd, const struct unix_address *a, const char *spec) {
+/*
+ * bind() with the socket file's mode fixed as the kernel creates it, from the umask. A chmod()
+ * of the path afterwards would follow whatever a local user had put there meanwhile (a
+ * symlink to /etc/shadow, say) and change that file's mode, as root. The umask is
+ * process-wide; setting it here is safe because ipcd binds only in listeners_open(), which
+ * runs once, before the workers start and before the event loop exists: there is one thread,
+ * and nothing else creates a file meanwhile. Linux's unix_bind() applies the umask itself,
+ * even under a default ACL, which can then only take bits away.
+ */
+static int bind_with_mode(int fd, const struct unix_address *a, mode_t mode) {
+	mode_t old = umask(~mode & 0777);
+	int r = bind(fd, (const struct sockaddr *)&a->sun, a->len) < 0 ? negative_errno() : 0;
+
+	(void)umask(old);
+	return r;
+}
+
+static int bind_path(int fd, const struct unix_address *a, const char *spec, mode_t mode) {
 	struct stat st;
 	int r;
 
@@ -193,32 +366,43 @@ static int bind_path(int fd, const struct unix_address *a, const char *spec) {
 	    !S_ISSOCK(st.st_mode))
 		return log_error_errno(-EEXIST, "'%s' exists and is not a socket, not removing it",
 				       spec);
-	if (bind(fd, (const struct sockaddr *)&a->sun, a->len) == 0)
-		return 0;
-	if (errno == ENOENT && !unix_address_is_abstract(a)) {
-		/* Only the last directory: deeper trees are the administrator's to make. */
+	r = bind_with_mode(fd, a, mode);
+	if (r == -ENOENT && !unix_address_is_abstract(a)) {
+		/* Only the last directory: deeper trees are the administrator's to make. Outside
+		 * bind_with_mode(): the directory gets 0755 under ipcd's own umask. */
 		char dir[sizeof(a->sun.sun_path)];
 		memcpy(dir, a->sun.sun_path, sizeof(dir));
 		if (mkdir(dirname(dir), 0755) < 0 && errno != EEXIST)
 			return log_error_errno(negative_errno(),
 					       "Failed to create directory for '%s': %m", spec);
-		if (bind(fd, (const struct sockaddr *)&a->sun, a->len) == 0)
-			return 0;
+		r = bind_with_mode(fd, a, mode);
 	}
-	if (errno != EADDRINUSE)
-		return log_error_errno(negative_errno(), "Failed to bind '%s': %m", spec);
+	if (r >= 0)
+		return 0;
+	if (r != -EADDRINUSE)
+		return log_error_errno(r, "Failed to bind '%s': %m", spec);
 
-	r = unix_address_is_abstract(a) ? 1 : socket_is_live(a);
+	if (unix_address_is_abstract(a))
+		return log_error_errno(r, "'%s' is in use: another socket is bound to it", spec);
+	r = socket_is_live(a);
 	if (r < 0)
 		return log_error_errno(r, "Failed to check whether '%s' is in use: %m", spec);
 	if (r > 0)
-		return log_error_errno(-EADDRINUSE, "Another ipcd is listening on '%s'", spec);
+		return log_error_errno(-EADDRINUSE, "'%s' is in use: %s", spec,
+				       r == 1 ? "something is listening on it"
+					      : "a socket of another type is bound to it");
+	/* Someone who can write the directory could put something else here between the checks
+	 * above and this unlink(). unlink() does not follow a symlink in the last component, so
+	 * the worst is removing an entry they could have removed themselves; listeners_check()
+	 * has refused directories that every user can write, unless sticky, where nobody else
+	 * can touch ours. */
 	log_notice("Removing stale socket '%s'", spec);
 	if (unlink(a->sun.sun_path) < 0 && errno != ENOENT)
 		return log_error_errno(negative_errno(), "Failed to remove stale socket '%s': %m",
 				       spec);
-	if (bind(fd, (const struct sockaddr *)&a->sun, a->len) < 0)
-		return log_error_errno(negative_errno(), "Failed to bind '%s': %m", spec);
+	r = bind_with_mode(fd, a, mode);
+	if (r < 0)
+		return log_error_errno(r, "Failed to bind '%s': %m", spec);
 	return 0;
 }
 
@@ -234,16 +418,14 @@ static int listener_bind(struct server *s, const char *spec) {
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return log_error_errno(negative_errno(), "Failed to create socket: %m");
-	r = bind_path(fd, &a, spec);
+	r = bind_path(fd, &a, spec, (mode_t)s->config->socket_mode);
 	if (r < 0)
 		return r;
-	if (!unix_address_is_abstract(&a) &&
-	    chmod(a.sun.sun_path, (mode_t)s->config->socket_mode) < 0)
-		r = log_error_errno(negative_errno(), "Failed to set mode of '%s': %m", spec);
-	else if (listen(fd, SOMAXCONN) < 0)
+	if (listen(fd, SOMAXCONN) < 0) {
 		r = log_error_errno(negative_errno(), "Failed to listen on '%s': %m", spec);
-	if (r < 0) {
-		(void)unlink(a.sun.sun_path); /* ours, just made; nothing to report if it's gone */
+		/* Ours, just made; nothing to report if it's gone. */
+		if (!unix_address_is_abstract(&a))
+			(void)unlink(a.sun.sun_path);
 		return r;
 	}
 	r = listeners_add(s, fd, AF_UNIX, SOCK_STREAM, spec,
@@ -276,6 +458,9 @@ int listeners_open(struct server *s, char *const *paths, size_t n_paths) {
 	if (r < 0 || n > 0)
 		return r;
 
+	r = listeners_check(s->config, paths, n_paths);
+	if (r < 0)
+		return r;
 	if (n_paths == 0) {
 		paths = s->config->listen.items;
 		n_paths = s->config->listen.n;

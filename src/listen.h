@@ -11,6 +11,14 @@
  */
 int listeners_open(struct server *s, char *const *paths, size_t n_paths);
 
+/*
+ * What listeners_open() checks before it binds anything, for --check-config too: paths (or
+ * the configured list when n_paths is 0) name no socket twice, however spelt, and no
+ * directory on a path is writable by every user without being sticky. Each problem is
+ * logged; negative if there was any.
+ */
+int listeners_check(const struct ipcd_config *c, char *const *paths, size_t n_paths);
+
 /* Starts accepting (stream, seqpacket) or serving (datagram, handed to a worker), after
  * handing the connections a previous instance stored to the workers. */
 int listeners_start(struct server *s);

@@ -30,3 +30,41 @@ int unix_address_parse(const char *s, struct unix_address *ret) {
 	*ret = a;
 	return 0;
 }
+
+/* The next component of a path from p on, skipping separators and "." components; NULL at the
+ * end. */
+static const char *next_component(const char *p, size_t *ret_len) {
+	for (;;) {
+		size_t n;
+
+		while (*p == '/')
+			p++;
+		if (!*p)
+			return NULL;
+		n = strcspn(p, "/");
+		if (n != 1 || p[0] != '.') {
+			*ret_len = n;
+			return p;
+		}
+		p += n;
+	}
+}
+
+bool unix_address_same(const char *a, const char *b) {
+	size_t na = 0, nb = 0;
+
+	if (a[0] == '@' || b[0] == '@')
+		return strcmp(a, b) == 0;
+	if ((a[0] == '/') != (b[0] == '/'))
+		return false;
+	for (;;) {
+		a = next_component(a, &na);
+		b = next_component(b, &nb);
+		if (!a || !b)
+			return !a && !b;
+		if (na != nb || memcmp(a, b, na) != 0)
+			return false;
+		a += na;
+		b += nb;
+	}
+}

@@ -72,7 +72,7 @@ def test_live_socket_is_an_error(ipcd, workdir):
     first.notify.wait_for("READY=1")
     second = ipcd("", activate=False, listen=path, args=["--listen", path]).start()
     assert second.wait_exit() == 1
-    assert f"Another ipcd is listening on '{path}'" in second.log()
+    assert f"'{path}' is in use: something is listening on it" in second.log()
     assert echo(path) == b"ping"  # the first one is untouched
     assert first.stop() == 0
 

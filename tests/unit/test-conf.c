@@ -136,6 +136,8 @@ static const struct {
 	{ "listen = [];\n", 1, "listen = [ ]: must not be empty" },
 	{ "listen = [ \"\" ];\n", 1, "is not a socket path or @name" },
 	{ "listen = [ \"/a\", \"/a\" ];\n", 1, "\"/a\" is listed twice" },
+	{ "listen = [ \"/run/a\", \"@a\", \"/run/./a/\" ];\n", 1,
+	  "\"/run/a\" and \"/run/./a/\" are the same socket, listed twice" },
 	{ "listen = \"/a\";\n", 1, "listen = \"/a\": must be a list of strings" },
 	{ "listen = [ "
 	  "\"/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"

@@ -50,3 +50,25 @@ TEST(empty_is_invalid) {
 	ASSERT_EQ(unix_address_parse("@", &a), -EINVAL);
 	ASSERT_EQ(unix_address_parse(NULL, &a), -EINVAL);
 }
+
+TEST(same_socket_by_spelling) {
+	ASSERT_TRUE(unix_address_same("/run/a.sock", "/run/a.sock"));
+	ASSERT_TRUE(unix_address_same("/run/a.sock", "//run///a.sock"));
+	ASSERT_TRUE(unix_address_same("/run/a.sock", "/./run/./a.sock/."));
+	ASSERT_TRUE(unix_address_same("/run/a.sock", "/run/a.sock/"));
+	ASSERT_TRUE(unix_address_same("a.sock", "./a.sock"));
+	ASSERT_TRUE(unix_address_same("/", "//."));
+	ASSERT_TRUE(unix_address_same("@x", "@x"));
+	/* ".." is the file system's to resolve: a symlink's ".." is not its parent. */
+	ASSERT_TRUE(!unix_address_same("/run/a.sock", "/run/x/../a.sock"));
+	ASSERT_TRUE(!unix_address_same("/run/a.sock", "run/a.sock"));
+	ASSERT_TRUE(!unix_address_same("/run/a.sock", "/run/a.sockx"));
+	ASSERT_TRUE(!unix_address_same("/run/a.sock", "/run/a"));
+	ASSERT_TRUE(!unix_address_same("/run/a", "/run/a.sock"));
+	ASSERT_TRUE(!unix_address_same("/run/a.sock", "/ru/na.sock"));
+	/* Abstract names are bytes: no separators to collapse, and never a path. */
+	ASSERT_TRUE(!unix_address_same("@x", "@x/"));
+	ASSERT_TRUE(!unix_address_same("@//x", "@/x"));
+	ASSERT_TRUE(!unix_address_same("@x", "x"));
+	ASSERT_TRUE(!unix_address_same("/x", "@/x"));
+}
