@@ -137,6 +137,11 @@ static void server_update_status(struct server *s, bool force) {
 
 	server_totals(s, &t);
 	stats_status_text(&t, status, sizeof(status));
+	/* Kept until the next reload, so that systemctl status tells whether the file was taken. */
+	if (s->last_reload[0]) {
+		size_t n = strlen(status);
+		snprintf(status + n, sizeof(status) - n, "; last reload: %s", s->last_reload);
+	}
 	if (!force && strcmp(status, s->status) == 0)
 		return;
 	memcpy(s->status, status, sizeof(status));
@@ -146,16 +151,19 @@ static void server_update_status(struct server *s, bool force) {
 
 static int on_status_timer(sd_event_source *t, uint64_t now, void *userdata) {
 	server_update_status(userdata, false);
+	/* A burst of refusals that nothing followed still gets its count said. */
+	log_flush_suppressed(false);
 	return sd_event_source_set_time(t, now + STATUS_INTERVAL_USEC);
 }
 
-static int on_stats_timer(sd_event_source *t, uint64_t now, void *userdata) {
-	struct server *s = userdata;
+/* The stats line: every log.stats_interval at info, and on SIGUSR1 at notice, so that asking
+ * for it works with log.level = notice too. */
+static void server_log_stats(struct server *s, int level) {
 	struct stats_totals x;
 	char size[FORMAT_SIZE_MAX];
 
 	server_totals(s, &x);
-	log_event(LOG_EVENT_STATS, LOG_INFO,
+	log_event(LOG_EVENT_STATS, level,
 		  &(struct log_fields){ .has_bytes = true, .bytes = x.bytes },
 		  "Stats: %llu active, %llu accepted, %llu closed, %s echoed, %llu refused, %llu "
 		  "denied, %llu idle timeouts, %llu datagrams (%llu unanswerable, %llu dropped, "
@@ -166,6 +174,12 @@ static int on_stats_timer(sd_event_source *t, uint64_t now, void *userdata) {
 		  (unsigned long long)x.closed_by[CLOSE_IDLE], (unsigned long long)x.datagrams,
 		  (unsigned long long)x.dgram_unanswerable, (unsigned long long)x.dgram_dropped,
 		  (unsigned long long)x.dgram_oversize);
+}
+
+static int on_stats_timer(sd_event_source *t, uint64_t now, void *userdata) {
+	struct server *s = userdata;
+
+	server_log_stats(s, LOG_INFO);
 	return sd_event_source_set_time(t, now + s->config->stats_interval_usec);
 }
 
@@ -278,8 +292,17 @@ static int on_workers(sd_event_source *src _unused_, int fd, uint32_t revents _u
 	return 0;
 }
 
+/* What conf_load() reported: each logged, counted, and the first kept for STATUS=. */
+struct conf_errors {
+	unsigned n;
+	char first[200];
+};
+
 static void report_error(const char *message, void *userdata) {
-	(*(unsigned *)userdata)++;
+	struct conf_errors *e = userdata;
+
+	if (e->n++ == 0)
+		snprintf(e->first, sizeof(e->first), "%s", message);
 	log_error("%s", message);
 }
 
@@ -296,7 +319,8 @@ static void server_apply_log_level(const struct server *s) {
 /* SIGHUP: validate the whole file first; either all of it applies, or none. */
 static void server_reload(struct server *s) {
 	struct ipcd_config *next = NULL;
-	unsigned n_errors = 0, n_changed;
+	struct conf_errors errors = {};
+	unsigned n_changed;
 	char msg[64];
 	int r;
 
@@ -304,14 +328,21 @@ static void server_reload(struct server *s) {
 	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
 		 (unsigned long long)now_usec());
 	notify(msg);
-	r = conf_load(s->config_path, s->config_must_exist, report_error, &n_errors, &next);
-	if (r < 0)
+	r = conf_load(s->config_path, s->config_must_exist, report_error, &errors, &next);
+	if (r < 0) {
 		log_event(LOG_EVENT_RELOAD, LOG_ERR,
 			  &(struct log_fields){ .reason = r == -ENOMEM ? "out-of-memory"
 								       : "invalid" },
 			  "Reloading '%s' failed%s, keeping the previous configuration",
 			  s->config_path, r == -ENOMEM ? " (out of memory)" : "");
-	else {
+		snprintf(s->last_reload, sizeof(s->last_reload), "refused: %s",
+			 r == -ENOMEM || errors.n == 0 ? strerror(-r) : errors.first);
+		if (errors.n > 1) {
+			size_t n = strlen(s->last_reload);
+			snprintf(s->last_reload + n, sizeof(s->last_reload) - n, " (and %u more)",
+				 errors.n - 1);
+		}
+	} else {
 		n_changed = conf_diff(s->config, next, log_change, NULL);
 		conf_unref(s->config);
 		s->config = next;
@@ -322,6 +353,8 @@ static void server_reload(struct server *s) {
 		log_event(LOG_EVENT_RELOAD, LOG_NOTICE, &(struct log_fields){ .reason = "applied" },
 			  "Reloaded '%s': %u setting%s changed", s->config_path, n_changed,
 			  n_changed == 1 ? "" : "s");
+		snprintf(s->last_reload, sizeof(s->last_reload), "applied (%u setting%s changed)",
+			 n_changed, n_changed == 1 ? "" : "s");
 	}
 	notify("READY=1");
 	server_update_status(s, true);
@@ -331,13 +364,25 @@ static int on_signal(sd_event_source *src _unused_, const struct signalfd_siginf
 		     void *userdata) {
 	struct server *s = userdata;
 
-	if (si->ssi_signo == SIGHUP) {
-		if (!s->stopping)
-			server_reload(s);
-		return 0;
+	switch (si->ssi_signo) {
+		case SIGHUP:
+			if (!s->stopping)
+				server_reload(s);
+			return 0;
+		case SIGUSR1:
+			server_log_stats(s, LOG_NOTICE);
+			return 0;
+		case SIGUSR2:
+			/* Reserved: a meaning given later must not surprise anyone who sends it
+			 * now. */
+			log_warning(
+				"Received SIGUSR2 from pid %u, which ipcd does not use, ignoring",
+				(unsigned)si->ssi_pid);
+			return 0;
+		default:
+			server_stop(s, si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+			return 0;
 	}
-	server_stop(s, si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
-	return 0;
 }
 
 static size_t worker_count(const struct ipcd_config *c) {
@@ -386,7 +431,20 @@ static void server_done(struct server *s) {
 }
 
 static int server_setup_signals(struct server *s) {
-	static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
+	static const int signals[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2 };
+	/*
+	 * Ignored: signals whose default action would end ipcd, and every connection with it, that
+	 * a person may send by mistake or a tool sends (a profiler's SIGPROF, a UPS daemon's
+	 * SIGPWR, ...; SIGIO is SIGPOLL). SIGPIPE: a vanished peer costs a connection, not the
+	 * process (sends use MSG_NOSIGNAL too). SIGXFSZ: a write past RLIMIT_FSIZE fails with EFBIG
+	 * instead (ipcd writes no files). Left at their defaults: SIGQUIT, for a core dump of a
+	 * stuck daemon; SIGKILL and SIGSTOP, which cannot be caught; SIGTSTP, SIGTTIN and SIGTTOU,
+	 * which only stop it until SIGCONT; the faults (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT,
+	 * SIGSYS, SIGTRAP) and SIGXCPU (LimitCPU=), after which it must not go on.
+	 */
+	static const int ignored[] = {
+		SIGPIPE, SIGALRM, SIGVTALRM, SIGPROF, SIGIO, SIGPWR, SIGXFSZ
+	};
 	sigset_t mask;
 	int r;
 
@@ -397,8 +455,13 @@ static int server_setup_signals(struct server *s) {
 		sigaddset(&mask, signals[i]);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		return log_error_errno(negative_errno(), "Failed to block signals: %m");
-	/* Peers that vanish must cost a connection, not the process; sends use MSG_NOSIGNAL too. */
-	signal(SIGPIPE, SIG_IGN);
+	for (size_t i = 0; i < ARRAY_SIZE(ignored); i++)
+		signal(ignored[i], SIG_IGN);
+#ifdef SIGSTKFLT /* not on every architecture */
+	signal(SIGSTKFLT, SIG_IGN);
+#endif
+	/* Realtime signals keep their default: no one sends them to a daemon by mistake, and
+	 * tests/faults arms its allocation-failure shim with SIGRTMAX. */
 	for (size_t i = 0; i < ARRAY_SIZE(signals); i++) {
 		r = sd_event_add_signal(s->event, NULL, signals[i], on_signal, s);
 		if (r < 0)
@@ -442,20 +505,27 @@ static int server_start(struct server *s) {
 static int run(void) {
 	_cleanup_(server_done) struct server s = { .workers_fd = -EBADF };
 	struct stats_totals t;
-	unsigned n_errors = 0;
+	struct conf_errors errors = {};
 	char d[FORMAT_DURATION_MAX], size[FORMAT_SIZE_MAX];
 	int r;
 
-	log_open();
+	/* --check-config (also systemctl reload's check) exits at once: plain lines on stderr,
+	 * which the journal files under the unit even then. Native entries of a process that is
+	 * gone before journald looks lose _SYSTEMD_UNIT, and journalctl -u would miss them. */
+	if (!arg_check_config)
+		log_open();
 	s.config_path = arg_config ? arg_config : SYSCONFDIR "/ipcd/ipcd.conf";
 	s.config_must_exist = arg_config != NULL;
-	r = conf_load(s.config_path, s.config_must_exist, report_error, &n_errors, &s.config);
+	r = conf_load(s.config_path, s.config_must_exist, report_error, &errors, &s.config);
 	if (r == -ENOMEM)
 		return log_error_errno(r, "Failed to load configuration '%s': %m", s.config_path);
 	if (r < 0)
-		return log_error_errno(r, "Configuration '%s' is not valid, not starting",
-				       s.config_path);
+		return log_error_errno(r, "Configuration '%s' is not valid%s", s.config_path,
+				       arg_check_config ? "" : ", not starting");
 	if (arg_check_config) {
+		r = listeners_check(s.config, arg_listen, arg_n_listen);
+		if (r < 0)
+			return r;
 		conf_dump(s.config, stdout);
 		if (fflush(stdout) != 0 || ferror(stdout))
 			return log_error_errno(errno > 0 ? -errno : -EIO,
@@ -496,6 +566,7 @@ static int run(void) {
 	if (r < 0)
 		log_error_errno(r, "Event loop failed: %m");
 	server_totals(&s, &t);
+	log_flush_suppressed(true);
 	log_event(LOG_EVENT_STOP, LOG_NOTICE,
 		  &(struct log_fields){ .has_bytes = true,
 					.bytes = t.bytes,

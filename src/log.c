@@ -117,6 +117,26 @@ bool log_ratelimit_ok(enum log_event e) {
 	return ratelimit_pass(e, &suppressed);
 }
 
+void log_flush_suppressed(bool all) {
+	uint64_t now = now_usec();
+
+	for (enum log_event e = 0; e < _LOG_EVENT_MAX; e++) {
+		struct ratelimit *rl = &ratelimits[e];
+		unsigned suppressed = 0;
+
+		pthread_mutex_lock(&ratelimit_lock);
+		/* A window still open may yet hand its count to the next message that passes. */
+		if (rl->suppressed > 0 && (all || now - rl->begin_usec >= RATELIMIT_INTERVAL_USEC)) {
+			suppressed = rl->suppressed;
+			rl->suppressed = 0;
+		}
+		pthread_mutex_unlock(&ratelimit_lock);
+		if (suppressed > 0)
+			log_warning("%u similar '%s' messages suppressed", suppressed,
+				    events[e].name);
+	}
+}
+
 static void write_stderr(const char *msg) {
 	char line[2048];
 	int n = snprintf(line, sizeof(line), "%s\n", msg);

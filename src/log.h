@@ -61,6 +61,10 @@ void log_event(enum log_event e, int level, const struct log_fields *f, const ch
  * logged. Shares the rate limit of the given event kind. */
 bool log_ratelimit_ok(enum log_event e);
 
+/* Says how many rate-limited messages were dropped where no later message said it: for the
+ * windows that have ended, or (all) every one, as at exit. From one thread at a time. */
+void log_flush_suppressed(bool all);
+
 #define log_error_errno(error, ...) log_full_errno(LOG_ERR, (error), __VA_ARGS__)
 #define log_warning_errno(error, ...) log_full_errno(LOG_WARNING, (error), __VA_ARGS__)
 #define log_debug_errno(error, ...) log_full_errno(LOG_DEBUG, (error), __VA_ARGS__)

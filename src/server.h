@@ -33,7 +33,8 @@ struct server {
 	uint64_t next_conn_id;
 	uint64_t start_usec;
 	bool stopping;
-	char status[256]; /* last STATUS= sent, to send only changes */
+	char status[512];      /* last STATUS= sent, to send only changes */
+	char last_reload[256]; /* "applied (…)" or "refused: FILE:LINE: …"; empty before one */
 };
 
 void server_update_idle(struct server *s);

@@ -553,13 +553,14 @@ def set_setting(text, name, value):
     return new
 
 
-def reload(box, *expect, timeout=10.0):
-    """systemctl reload ipcd, then waits until the journal has a message matching each of the
-    regexes expect (ipcd's native and stderr lines may arrive in any order)."""
+def reload(box, *expect, timeout=10.0, ok=True):
+    """systemctl reload ipcd, which must succeed (ok=False: must fail), then waits until the
+    journal has a message matching each of the regexes expect (ipcd's native and stderr lines
+    may arrive in any order)."""
     after = cursor(box)
     r = box.ct("systemctl", "reload", "ipcd")
-    assert r.returncode == 0, f"systemctl reload ipcd: exit {r.returncode}\n{r.stderr}" \
-                              f"{diagnose(box)}"
+    assert (r.returncode == 0) == ok, f"systemctl reload ipcd: exit {r.returncode}\n" \
+                                      f"{r.stderr}{diagnose(box)}"
     rxs = [re.compile(x, re.M) for x in expect]
     return wait_journal(box, lambda es: all(any(rx.search(text_of(e.get("MESSAGE")))
                                                 for e in es) for rx in rxs) and es,

@@ -228,7 +228,8 @@ def test_refusal_is_journaled(box, ct):
         assert e["_SYSTEMD_UNIT"] == "ipcd.service"
         assert int(e["PRIORITY"]) <= 4  # a warning at least
         # STATUS= follows within a second or so.
-        rx = re.compile(r"1 connection, .* echoed, [1-9]\d* refused")
+        rx = re.compile(r"1 connection, .* echoed, [1-9]\d* refused"
+                        r"; last reload: applied \(1 setting changed\)")
         wait_until(lambda: rx.fullmatch(show(box, "StatusText")), 5,
                    "STATUS= with 1 connection and the refusal counted")
         for s in held:
@@ -249,6 +250,20 @@ def test_reload(box, ct):
     pid = ensure_serving(box)
     held = []
     restored = False
+
+    def still_max_connections_2():
+        # Both held ones served, a third one closed.
+        for s in held:
+            s.sendall(b"ok")
+            assert recv_exact(s, 2) == b"ok"
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(10)
+            s.connect(box.sock)
+            assert closed_by_peer(s), "after a refused reload the old limit is no longer in force"
+
+    def status_ends(text, what):
+        wait_until(lambda: show(box, "StatusText").endswith(text), 5, what)
+
     try:
         # A valid change applies, is logged, and is enforced.
         box.write_conf(set_setting(box.base_conf, "max_connections", "2"))
@@ -261,24 +276,38 @@ def test_reload(box, ct):
             s.connect(box.sock)
             assert closed_by_peer(s), "a third connection over max_connections = 2 was served"
 
-        # A broken file is refused with file:line; the previous configuration stays.
+        applied = "; last reload: applied (1 setting changed)"
+        status_ends(applied, "STATUS= with the applied reload")
+
+        # A broken file fails `systemctl reload` (ExecReload= checks it first) with file:line,
+        # and never reaches the daemon: the previous configuration stays.
         box.write_conf("limits = { buffer_size = 1; };\n")
-        entries = reload(box, r"^/etc/ipcd/ipcd\.conf:1: limits\.buffer_size = 1: out of range",
-                         r"^Reloading '/etc/ipcd/ipcd\.conf' failed, keeping the previous "
-                         r"configuration$")
+        refused = r"/etc/ipcd/ipcd\.conf:1: limits\.buffer_size = 1: out of range"
+        entries = reload(box, "^" + refused,
+                         r"^Configuration '/etc/ipcd/ipcd\.conf' is not valid$", ok=False)
+        assert len(with_message("^" + refused)(entries)) == 1
+        assert events(entries, "reload") == [], "the daemon was sent a file it must refuse"
+        assert is_active(box, "ipcd.service") == "active"
+        assert main_pid(box) == pid
+        assert show(box, "StatusText").endswith(applied)
+        still_max_connections_2()
+
+        # A SIGHUP that brings it anyway (kill -HUP, or a file changed after the check): the
+        # daemon refuses it whole, logs why, and STATUS= says so until the next reload.
+        after = cursor(box)
+        box.ct_ok("systemctl", "kill", "--kill-who=main", "--signal=SIGHUP", "ipcd.service")
+        entries = wait_journal(box, lambda es: events(es, "reload") and es,
+                               "the reload event after SIGHUP", after)
         (ev,) = events(entries, "reload")
         assert ev["IPCD_REASON"] == "invalid" and ev["MESSAGE_ID"] == MSG_ID["reload"]
         assert int(ev["PRIORITY"]) == 3  # err
+        assert with_message(r"^Reloading '/etc/ipcd/ipcd\.conf' failed, keeping the previous "
+                            r"configuration$")([ev])
+        wait_until(lambda: re.search("; last reload: refused: " + refused,
+                                     show(box, "StatusText")), 5, "STATUS= with the refusal")
         assert is_active(box, "ipcd.service") == "active"
         assert main_pid(box) == pid
-        # Still max_connections = 2: both held ones served, a third one closed.
-        for s in held:
-            s.sendall(b"ok")
-            assert recv_exact(s, 2) == b"ok"
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(10)
-            s.connect(box.sock)
-            assert closed_by_peer(s), "after a failed reload the old limit is no longer in force"
+        still_max_connections_2()
         for s in held:
             s.close()
         held = []
@@ -288,6 +317,7 @@ def test_reload(box, ct):
         reload(box, r"^limits\.max_connections: 2 -> 1024$", r"^Reloaded ")
         restored = True
         assert main_pid(box) == pid
+        status_ends(applied, "STATUS= with the applied reload")
         held += [hold(box), hold(box), hold(box)]  # 1024 again
     finally:
         for s in held:

@@ -9,7 +9,7 @@
  *   IPCD_FAIL_MALLOC_COUNT=K   fail K consecutive calls from the Nth on (default 1; "all": every
  *                              call from the Nth on, memory that never comes back)
  *   IPCD_FAIL_MALLOC_START=S   "load" (default): count from this library's constructor, which
- *                              runs before main(); "signal": count only after SIGUSR2
+ *                              runs before main(); "signal": count only after SIGRTMAX
  *   IPCD_FAIL_MALLOC_STATS=F   at exit, write "calls C\nfailed F\n" to file F, so a sweep knows
  *                              how many calls a full run makes
  *   IPCD_FAIL_MALLOC_LOG=F     append "armed", each refused call with its stack, and the stack
@@ -442,7 +442,7 @@ __attribute__((constructor)) static void failmalloc_init(void) {
 	}
 	if (start && strcmp(start, "signal") == 0) {
 		struct sigaction sa = { .sa_handler = on_arm, .sa_flags = SA_RESTART };
-		(void)sigaction(SIGUSR2, &sa, NULL);
+		(void)sigaction(SIGRTMAX, &sa, NULL);
 	} else
 		atomic_store(&counting, true);
 }

@@ -351,7 +351,7 @@ def connection_cycle(workdir, binary, fail_at):
         if not d.wait_ready_or_exit():
             rc = d.stop_bounded()
             return d, [f"did not become ready before the shim was armed (exit {rc})"]
-        d.signal(signal.SIGUSR2)
+        d.signal(signal.SIGRTMAX)
         H.wait_until(lambda: "failmalloc: armed" in d.failmalloc_log(), 5, "the shim to arm")
         _, problem = big_echo(d.sock)
         if problem:

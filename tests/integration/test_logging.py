@@ -57,3 +57,37 @@ def test_stats_line_every_interval(ipcd):
                       r"0 refused, 0 denied, 0 idle timeouts", timeout=4).group(0)
     assert "accepted" in line
     assert d.stop() == 0
+
+
+def refuse(d, n):
+    """n connections over max_connections = 1, each refused."""
+    with connect(d.sock) as held:
+        held.sendall(b"x")
+        assert held.recv(1) == b"x"
+        for _ in range(n):
+            with connect(d.sock) as over:
+                assert is_closed_by_peer(over)
+
+
+def suppressed_counts(log):
+    """Every count of dropped 'refused' lines the log states, however it states it."""
+    return [int(n) for n in re.findall(r"(\d+) similar (?:'refused' )?messages suppressed", log)]
+
+
+def test_suppressed_count_is_said_at_stop_when_nothing_follows(ipcd):
+    # The rate limit lets 10 refusals a kind through per 5 s; the other 15 must be counted
+    # somewhere, though no refusal comes after them to carry the count.
+    d = ipcd("limits = { max_connections = 1; };\n").start_ready()
+    refuse(d, 25)
+    assert d.stop() == 0
+    log = d.log()
+    assert len(re.findall(r"Refused connection \d+ ", log)) == 10, log
+    assert sum(suppressed_counts(log)) == 15, log
+
+
+def test_suppressed_count_is_said_once_the_window_ends(ipcd):
+    d = ipcd("limits = { max_connections = 1; };\n").start_ready()
+    refuse(d, 13)
+    d.wait_log(r"3 similar 'refused' messages suppressed", timeout=10)
+    assert d.stop() == 0
+    assert sum(suppressed_counts(d.log())) == 3, d.log()
