@@ -300,18 +300,9 @@ static const char *dgram_refusal_to_string(int r) {
  * could have reached a socket other than the sender's is unanswerable, and a warning: someone
  * may have tried. */
 static void dgram_count_refused(struct worker_stats *st, const struct peer *sender, int r) {
-	static atomic_bool told_no_openat2 = false;
 	const char *why = dgram_refusal_to_string(r);
 	char peer[96];
 
-	if (r == -ENOSYS) {
-		/* Fail closed: without openat2 nothing stops a symlink redirecting the echo. */
-		stats_add(&st->dgram_unanswerable, 1);
-		if (!atomic_exchange(&told_no_openat2, true))
-			log_warning("openat2() is missing (Linux < 5.6) or filtered: dropping "
-				    "datagrams from senders bound to a path");
-		return;
-	}
 	if (!why) {
 		stats_add(&st->dgram_dropped, 1);
 		return;

@@ -30,6 +30,41 @@ static bool path_is_plain(const char *p) {
 	return true;
 }
 
+/* Where openat2() is missing (kernels before 5.6, valgrind, a seccomp filter): the same
+ * refusal of every symlink, one component at a time. Each directory is opened O_NOFOLLOW
+ * relative to the one before, so none can be swapped between steps; the last component is
+ * opened O_PATH|O_NOFOLLOW, which gives the symlink itself if it is one, and fstat() says
+ * so. path is absolute (path_is_plain), so it starts at "/". */
+static int open_no_symlinks_walk(const char *path) {
+	_cleanup_close_ int dir = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	char buf[sizeof(((struct sockaddr_un *)NULL)->sun_path) + 1], *name, *save = NULL;
+
+	if (dir < 0)
+		return -errno;
+	if (strlen(path) >= sizeof(buf))
+		return -ENAMETOOLONG;
+	strcpy(buf, path);
+	name = strtok_r(buf, "/", &save);
+	while (name) {
+		char *next = strtok_r(NULL, "/", &save);
+		int fd = openat(dir, name,
+				O_PATH | O_NOFOLLOW | O_CLOEXEC | (next ? O_DIRECTORY : 0));
+		if (fd < 0) {
+			struct stat st;
+			int r = -errno;
+			/* A symlinked directory fails as ENOTDIR here: say what openat2 says. */
+			if (r == -ENOTDIR && fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISLNK(st.st_mode))
+				r = -ELOOP;
+			return r;
+		}
+		safe_close(dir);
+		dir = fd;
+		name = next;
+	}
+	return TAKE_FD(dir);
+}
+
 /* An O_PATH fd on the socket at path, and its owner. */
 static int socket_open(const char *path, int *ret_fd, uid_t *ret_owner) {
 	/* RESOLVE_NO_SYMLINKS refuses a symlink in any component, the last one included (no
@@ -45,10 +80,14 @@ static int socket_open(const char *path, int *ret_fd, uid_t *ret_owner) {
 	 * system: EPERM is a seccomp filter's answer (systemd's SystemCallErrorNumber=), so it
 	 * means unavailable, as ENOSYS does. */
 	fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+	if (fd < 0 && (errno == ENOSYS || errno == EPERM))
+		fd = open_no_symlinks_walk(path);
 	if (fd < 0)
-		return errno == EPERM ? -ENOSYS : -errno;
+		return fd == -1 ? -errno : fd;
 	if (fstat(fd, &st) < 0)
 		return -errno;
+	if (S_ISLNK(st.st_mode)) /* only from the walk, which opens a last symlink itself */
+		return -ELOOP;
 	if (!S_ISSOCK(st.st_mode))
 		return -ENOTSOCK;
 	/* bind() makes a socket file with one name. A second one is a hard link someone made

@@ -39,7 +39,6 @@ struct dgram_reply {
  *  -ENOTSOCK the path is not a socket
  *  -EMLINK   the socket file has a hard link
  *  -EPERM    the sender's uid, known and not 0, does not own the socket file
- *  -ENOSYS   openat2() is missing or filtered: nothing can be checked
  *  other     as sending would have failed (-ENOENT: the sender has gone)
  */
 int dgram_reply_address(struct dgram_reply *r, struct sockaddr_un *from, socklen_t from_len,
