@@ -306,6 +306,10 @@ static void report_error(const char *message, void *userdata) {
 	log_error("%s", message);
 }
 
+static void report_warning(const char *message, void *userdata _unused_) {
+	log_warning("%s", message);
+}
+
 static void log_change(const char *name, const char *old_value, const char *new_value,
 		       bool restart_only, void *userdata _unused_) {
 	log_notice("%s: %s -> %s%s", name, old_value, new_value,
@@ -328,7 +332,8 @@ static void server_reload(struct server *s) {
 	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
 		 (unsigned long long)now_usec());
 	notify(msg);
-	r = conf_load(s->config_path, s->config_must_exist, report_error, &errors, &next);
+	r = conf_load_warn(s->config_path, s->config_must_exist, report_error, report_warning,
+			   &errors, &next);
 	if (r < 0) {
 		log_event(LOG_EVENT_RELOAD, LOG_ERR,
 			  &(struct log_fields){ .reason = r == -ENOMEM ? "out-of-memory"
@@ -516,7 +521,8 @@ static int run(void) {
 		log_open();
 	s.config_path = arg_config ? arg_config : SYSCONFDIR "/ipcd/ipcd.conf";
 	s.config_must_exist = arg_config != NULL;
-	r = conf_load(s.config_path, s.config_must_exist, report_error, &errors, &s.config);
+	r = conf_load_warn(s.config_path, s.config_must_exist, report_error, report_warning,
+			   &errors, &s.config);
 	if (r == -ENOMEM)
 		return log_error_errno(r, "Failed to load configuration '%s': %m", s.config_path);
 	if (r < 0)

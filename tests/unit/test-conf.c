@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -344,4 +345,84 @@ TEST(man_page_documents_every_setting) {
 			ASSERT_FAIL_("%s lacks \"%s\"", path, tag);
 	}
 	free(text);
+}
+
+/* Only a regular file (or /dev/null) is read; a FIFO is refused without blocking. */
+TEST(only_regular_files) {
+	struct ipcd_config *c = NULL;
+	struct messages ms;
+	char path[160], want[256];
+
+	ASSERT_EQ(load_text("", &ms, &c), 0); /* creates tmpdir */
+	conf_unref(c);
+	c = NULL;
+	snprintf(path, sizeof(path), "%s/fifo", tmpdir);
+	unlink(path);
+	ASSERT_EQ(mkfifo(path, 0600), 0);
+	ms = (struct messages){ .n = 0 };
+	ASSERT_EQ(conf_load(path, true, collect, &ms, &c), -EINVAL);
+	ASSERT_TRUE(!c);
+	snprintf(want, sizeof(want), "'%s' is a FIFO, not a regular file", path);
+	ASSERT_CONTAINS(ms.text, want);
+	unlink(path);
+	ms = (struct messages){ .n = 0 };
+	ASSERT_EQ(conf_load(tmpdir, false, collect, &ms, &c), -EISDIR);
+	snprintf(want, sizeof(want), "'%s' is a directory, not a regular file", tmpdir);
+	ASSERT_CONTAINS(ms.text, want);
+	ASSERT_EQ(ms.n, 1);
+	ms = (struct messages){ .n = 0 };
+	ASSERT_EQ(conf_load("/dev/null", true, collect, &ms, &c), 0);
+	ASSERT_EQ(ms.n, 0);
+	ASSERT_EQ(c->max_connections, 1024);
+	conf_unref(c);
+}
+
+TEST(size_cap) {
+	struct ipcd_config *c = NULL;
+	struct messages ms;
+	char *text = malloc(24 * 1024 + 2), want[256];
+	size_t n = 0;
+
+	ASSERT_TRUE(text);
+	/* Exactly at the cap: read (and parsed). */
+	n += (size_t)sprintf(text, "workers = 2;\n");
+	memset(text + n, '#', 24 * 1024 - n - 1);
+	text[24 * 1024 - 1] = '\n';
+	text[24 * 1024] = '\0';
+	ASSERT_EQ(load_text(text, &ms, &c), 0);
+	ASSERT_EQ(c->workers, 2);
+	conf_unref(c);
+	c = NULL;
+	/* One byte more: refused before parsing. */
+	text[24 * 1024] = '\n';
+	text[24 * 1024 + 1] = '\0';
+	ASSERT_EQ(load_text(text, &ms, &c), -EFBIG);
+	ASSERT_TRUE(!c);
+	snprintf(want, sizeof(want), "t.conf' is 24577 bytes; ipcd reads at most 24576 (24 KiB)");
+	ASSERT_CONTAINS(ms.text, want);
+	ASSERT_EQ(ms.n, 1);
+	free(text);
+}
+
+TEST(writable_by_others_warns) {
+	struct ipcd_config *c = NULL;
+	struct messages ms, warnings = { .n = 0 };
+	char path[160];
+
+	ASSERT_EQ(load_text("workers = 3;\n", &ms, &c), 0);
+	conf_unref(c);
+	c = NULL;
+	snprintf(path, sizeof(path), "%s/t.conf", tmpdir);
+	ASSERT_EQ(chmod(path, 0644), 0);
+	ASSERT_EQ(conf_load_warn(path, true, collect, collect, &warnings, &c), 0);
+	ASSERT_EQ(warnings.n, 0);
+	conf_unref(c);
+	c = NULL;
+	ASSERT_EQ(chmod(path, 0666), 0);
+	ASSERT_EQ(conf_load_warn(path, true, collect, collect, &warnings, &c), 0);
+	ASSERT_EQ(warnings.n, 1); /* a warning, and still loaded */
+	ASSERT_CONTAINS(warnings.text, "can be changed by users other than root and ipcd: every "
+				       "user can write it (mode 0666)");
+	ASSERT_EQ(c->workers, 3);
+	conf_unref(c);
 }
