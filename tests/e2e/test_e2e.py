@@ -444,3 +444,37 @@ def test_exit_on_idle(box, ct):
     finally:
         restore_conf(box)
     wait_state(box, "ipcd.service", "active", 15)
+
+
+def test_sandbox_hides_sockets(box, ct):
+    """What ipcd can reach, seen from inside its own mount namespace: of /run/systemd only the
+    journal, the notify socket (and userdb); no D-Bus directory, no /var. The journal and
+    sd_notify still work: the service starts (Type=notify) and logs (the tests above)."""
+    # Things to hide that an empty container lacks: made before ipcd starts anew.
+    box.ct_ok("mkdir", "-p", "/run/dbus", "/var/lib/ipcd-e2e-probe")
+    box.ct_ok("touch", "/run/dbus/system_bus_socket")
+    box.ct_ok("systemctl", "restart", "ipcd.service", timeout=60)
+    wait_state(box, "ipcd.service", "active", 15)
+    pid = str(main_pid(box))
+
+    def inside(*cmd):
+        return box.ct("nsenter", "-t", pid, "-m", "--", *cmd)
+
+    for path in ("/run/systemd/journal/socket", "/run/systemd/notify", "/etc/ipcd/ipcd.conf"):
+        r = inside("test", "-e", path)
+        assert r.returncode == 0, f"{path} not reachable inside ipcd's sandbox"
+    # The host side has them: what is tested is the sandbox, not an empty container.
+    for path in ("/run/systemd/private", "/run/dbus/system_bus_socket", "/var/lib/ipcd-e2e-probe"):
+        assert box.ct("test", "-e", path).returncode == 0, f"{path} missing in the container"
+        r = inside("test", "-e", path)
+        assert r.returncode != 0, f"{path} reachable inside ipcd's sandbox"
+    r = inside("ls", "-A", "/run/systemd")
+    assert r.returncode == 0, r.stderr
+    # "incoming": systemd's own empty directory for `systemctl bind` mount propagation.
+    assert set(r.stdout.split()) <= {"journal", "notify", "userdb", "incoming"}, r.stdout
+    r = box.ct_ok("cat", f"/proc/{pid}/mountinfo")
+    mounts = [line.split() for line in r.stdout.splitlines()]
+    tmpfs = {m[4] for m in mounts if m[m.index("-") + 1] == "tmpfs"}
+    assert {"/run/systemd", "/var"} <= tmpfs, sorted(tmpfs)
+    # And it still serves.
+    assert_echo(box, b"sandboxed\n")
