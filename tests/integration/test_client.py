@@ -4,6 +4,7 @@ echo servers the project did not write (socat, a deliberately corrupting one wri
 and against nothing at all. Every count it reports is checked exactly; the only latency
 assertions are those the design promises (a stalled server shows in the open loop's p99)."""
 
+import contextlib
 import csv
 import io
 import json
@@ -198,7 +199,9 @@ def test_load_dgram(ipcd):
 # --- 4. an echo server the project did not write -----------------------------------------
 
 
-def test_load_against_socat(workdir):
+@contextlib.contextmanager
+def socat_echo(workdir):
+    """socat's echo server on a unix stream socket: yields its path; stopped by pid after."""
     path = os.path.join(workdir, "socat.sock")
     socat = subprocess.Popen(["socat", f"UNIX-LISTEN:{path},fork", "PIPE"],
                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -206,12 +209,17 @@ def test_load_against_socat(workdir):
     try:
         wait_until(lambda: os.path.exists(path) or socat.poll() is not None, 5, "socat's socket")
         assert socat.poll() is None, socat.stderr.read()
-        p, doc = run_json("load", "-s", path, "-c", "4", "-b", "4K", "-n", "256K")
-        assert_clean_run(p, doc, 4, 4 * 64, 4 * 262144)
+        yield path
     finally:
         socat.kill()
         socat.wait(10)
         socat.stderr.close()
+
+
+def test_load_against_socat(workdir):
+    with socat_echo(workdir) as path:
+        p, doc = run_json("load", "-s", path, "-c", "4", "-b", "4K", "-n", "256K")
+        assert_clean_run(p, doc, 4, 4 * 64, 4 * 262144)
 
 
 # --- 5. a server that corrupts one byte --------------------------------------------------
@@ -639,21 +647,11 @@ def test_ping_a_chunk_larger_than_the_socket_buffers(ipcd, workdir):
     """ping sends and reads at once: an echo server writes back while it reads, so a chunk
     above the socket buffers (about 200 KiB here) must not wait to be sent whole."""
     d = ipcd(QUIET).start_ready()
-    path = os.path.join(workdir, "socat.sock")
-    socat = subprocess.Popen(["socat", f"UNIX-LISTEN:{path},fork", "PIPE"],
-                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, start_new_session=True)
-    try:
-        wait_until(lambda: os.path.exists(path) or socat.poll() is not None, 5, "socat's socket")
-        assert socat.poll() is None, socat.stderr.read()
+    with socat_echo(workdir) as path:
         for server in (d.sock, path):
             for size in ("512K", "4M"):
                 p = run_client("ping", "-s", server, "-b", size, "-n", "3", "-i", "0", "-q",
                                "--io-timeout", "5s", timeout=60)
                 assert p.returncode == 0, f"{server} -b {size}:\n{p.stdout}{p.stderr}"
                 assert "3 transmitted, 3 received, 0.0% loss" in p.stdout, p.stdout
-    finally:
-        socat.kill()
-        socat.wait(10)
-        socat.stderr.close()
     assert d.stop() == 0
