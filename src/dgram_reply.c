@@ -38,12 +38,13 @@ static bool path_is_plain(const char *p) {
 static int open_no_symlinks_walk(const char *path) {
 	_cleanup_close_ int dir = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	char buf[sizeof(((struct sockaddr_un *)NULL)->sun_path) + 1], *name, *save = NULL;
+	size_t len = strlen(path);
 
 	if (dir < 0)
 		return -errno;
-	if (strlen(path) >= sizeof(buf))
+	if (len >= sizeof(buf))
 		return -ENAMETOOLONG;
-	strcpy(buf, path);
+	memcpy(buf, path, len + 1);
 	name = strtok_r(buf, "/", &save);
 	while (name) {
 		char *next = strtok_r(NULL, "/", &save);
