@@ -358,6 +358,17 @@ static void report_message(struct loader *l, int line, const char *msg) {
 	}
 }
 
+/* A message that names the file itself, as a sentence: no "FILE:" prefix. */
+_printf_(2, 3) static void report_whole(struct loader *l, const char *fmt, ...) {
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	report_message(l, 0, msg);
+}
+
 /* "FILE:LINE: …", or "FILE: …" for line 0. */
 _printf_(3, 4) static void report(struct loader *l, int line, const char *fmt, ...) {
 	char msg[1024];
@@ -996,17 +1007,13 @@ static int read_file(struct loader *l, bool must_exist, conf_report_fn warn, voi
 		return r;
 	}
 	if (!S_ISREG(st.st_mode) && !is_dev_null(&st)) {
-		char msg[1024];
-		snprintf(msg, sizeof(msg), "'%s' is %s, not a regular file", l->path,
-			 file_type_text(st.st_mode));
-		report_message(l, 0, msg);
+		report_whole(l, "'%s' is %s, not a regular file", l->path,
+			     file_type_text(st.st_mode));
 		return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
 	}
 	if (st.st_size > CONF_FILE_MAX) {
-		char msg[1024];
-		snprintf(msg, sizeof(msg), "'%s' is %jd bytes; ipcd reads at most %d (%d KiB)",
-			 l->path, (intmax_t)st.st_size, CONF_FILE_MAX, CONF_FILE_MAX / 1024);
-		report_message(l, 0, msg);
+		report_whole(l, "'%s' is %jd bytes; ipcd reads at most %d (%d KiB)", l->path,
+			     (intmax_t)st.st_size, CONF_FILE_MAX, CONF_FILE_MAX / 1024);
 		return -EFBIG;
 	}
 	if (warn && S_ISREG(st.st_mode))
@@ -1028,11 +1035,8 @@ static int read_file(struct loader *l, bool must_exist, conf_report_fn warn, voi
 		n += (size_t)k;
 	}
 	if (n > CONF_FILE_MAX) {
-		char msg[1024];
-		snprintf(msg, sizeof(msg),
-			 "'%s' is more than %d bytes; ipcd reads at most %d (%d KiB)", l->path,
-			 CONF_FILE_MAX, CONF_FILE_MAX, CONF_FILE_MAX / 1024);
-		report_message(l, 0, msg);
+		report_whole(l, "'%s' is more than %d bytes; ipcd reads at most %d (%d KiB)",
+			     l->path, CONF_FILE_MAX, CONF_FILE_MAX, CONF_FILE_MAX / 1024);
 		return -EFBIG;
 	}
 	buf[n] = '\0';
