@@ -9,7 +9,6 @@
  * full the connection is not read (backpressure), and when it empties it is freed.
  * Half-close: after the peer's EOF, pending bytes are still flushed; then we close.
  */
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -278,29 +277,12 @@ static bool dgram_sender(struct msghdr *m, struct peer *ret) {
 	return false;
 }
 
-static const char *dgram_refusal_to_string(int r) {
-	switch (r) {
-		case -EINVAL:
-			return "is relative or has a '..' component";
-		case -ELOOP:
-			return "leads through a symbolic link";
-		case -ENOTSOCK:
-			return "is not a socket";
-		case -EMLINK:
-			return "is a socket file with a hard link";
-		case -EPERM:
-			return "is a socket file the sender does not own";
-		default:
-			return NULL;
-	}
-}
-
 /* Counts and logs a datagram whose address dgram_reply_address() refused with r. What would
  * have failed to send anyway (the sender has gone) counts as dropped, as it always has; what
  * could have reached a socket other than the sender's is unanswerable, and a warning: someone
  * may have tried. */
 static void dgram_count_refused(struct worker_stats *st, const struct peer *sender, int r) {
-	const char *why = dgram_refusal_to_string(r);
+	const char *why = dgram_reply_refusal_to_string(r);
 	char peer[96];
 
 	if (!why) {

@@ -5,6 +5,7 @@
  * "/proc/self/fd/N", which the kernel resolves to exactly the inode that was checked: a path
  * swapped after the check cannot redirect it. Receiving, sending and counting stay in conn.c.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdbool.h>
@@ -177,6 +178,23 @@ int dgram_reply_address(struct dgram_reply *r, struct sockaddr_un *from, socklen
 	*ret_name = &f->name;
 	*ret_len = f->name_len;
 	return 0;
+}
+
+const char *dgram_reply_refusal_to_string(int r) {
+	switch (r) {
+		case -EINVAL:
+			return "is relative or has a '..' component";
+		case -ELOOP:
+			return "leads through a symbolic link";
+		case -ENOTSOCK:
+			return "is not a socket";
+		case -EMLINK:
+			return "is a socket file with a hard link";
+		case -EPERM:
+			return "is a socket file the sender does not own";
+		default:
+			return NULL;
+	}
 }
 
 void dgram_reply_done(struct dgram_reply *r) {

@@ -45,4 +45,8 @@ int dgram_reply_address(struct dgram_reply *r, struct sockaddr_un *from, socklen
 			const struct peer *sender, struct sockaddr_un **ret_name,
 			socklen_t *ret_len);
 
+/* What a refusal above says of the address, for the log ("is not a socket"); NULL for the
+ * errors that are not a refusal (the sender has gone). */
+const char *dgram_reply_refusal_to_string(int r);
+
 void dgram_reply_done(struct dgram_reply *r);
