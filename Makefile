@@ -51,14 +51,14 @@ LDLIBS   += $(DEPS_LIBS) -lpthread
 
 # Pure modules (no sd-event, no logging) are linked into the unit tests directly.
 SHARED_OBJS = parse.o sockaddr.o
-DAEMON_PURE = conf.o admit.o
+DAEMON_PURE = conf.o admit.o dgram_share.o
 CLIENT_PURE = hist.o pattern.o client-opts.o
 PURE_OBJS   = $(SHARED_OBJS) $(DAEMON_PURE) $(CLIENT_PURE)
-DAEMON_OBJS = ipcd.o log.o listen.o conn.o dgram_reply.o worker.o stats.o poller.o fdstore.o $(SHARED_OBJS) $(DAEMON_PURE)
+DAEMON_OBJS = ipcd.o log.o listen.o conn.o dgram_reply.o sockbuf.o worker.o stats.o poller.o fdstore.o $(SHARED_OBJS) $(DAEMON_PURE)
 CLIENT_OBJS = ipc-client.o driver.o poller.o monitor.o load.o rate.o suite.o ping.o echo.o single.o \
 	      report.o $(SHARED_OBJS) $(CLIENT_PURE)
 UNIT_TESTS  = test-parse test-sockaddr test-conf test-admit test-hist test-pattern \
-	      test-client-opts
+	      test-client-opts test-dgram-share
 
 PURE   := $(addprefix $(BUILD)/,$(PURE_OBJS))
 DAEMON := $(addprefix $(BUILD)/,$(DAEMON_OBJS))

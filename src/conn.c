@@ -9,9 +9,11 @@
  * full the connection is not read (backpressure), and when it empties it is freed.
  * Half-close: after the peer's EOF, pending bytes are still flushed; then we close.
  */
+#include <linux/sockios.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <systemd/sd-event.h>
@@ -19,15 +21,24 @@
 
 #include "conn.h"
 #include "dgram_reply.h"
+#include "dgram_share.h"
 #include "fdstore.h"
 #include "log.h"
 #include "macro.h"
 #include "parse.h"
+#include "sockbuf.h"
 #include "worker.h"
 
 #define DGRAM_BATCH 32 /* datagrams per wake-up, so one busy socket cannot starve the rest */
 #define DGRAM_BATCH_BYTES (2u << 20) /* receive space for one batch, shared by the worker */
 _Static_assert(DGRAM_BATCH <= DGRAM_REPLY_MAX, "a batch's senders must fit in its dgram_reply");
+/* The datagram socket's send buffer ipcd asks for: room for the peers' shares of
+ * dgram_share.h, and never less than a size where an echo of a few KiB per peer in flight
+ * serves hundreds of peers at once. */
+#define DGRAM_SNDBUF_MIN (8u << 20)
+/* Up to the default max_message_size a seqpacket echo fits the buffer a socket starts with
+ * (net.core.wmem_default, 208 KiB unless lowered): no system call to raise it. */
+#define MESSAGE_FITS_DEFAULT_BUFFER (64u << 10)
 
 /* As many datagrams per batch as fit in DGRAM_BATCH_BYTES at max bytes each, at least one. */
 static unsigned dgram_batch_size(size_t max) {
@@ -77,6 +88,10 @@ struct conn *conn_free(struct conn *c) {
 		poller_remove(c->worker->poller, c->fd);
 	safe_close(c->fd);
 	free(c->pending);
+	if (c->share) {
+		dgram_share_done(c->share);
+		free(c->share);
+	}
 	conf_unref(c->config);
 	free(c);
 	return NULL;
@@ -297,8 +312,10 @@ static void dgram_count_refused(struct worker_stats *st, const struct peer *send
 	log_warning("Not answering datagram%s: its address %s, dropping", peer, why);
 }
 
-/* Sends answers[0..n) back to their senders; a datagram that cannot go is dropped alone. */
-static void dgram_answer(struct conn *c, struct mmsghdr *answers, unsigned n) {
+/* Sends answers[0..n) back to their senders; a datagram that cannot go is dropped alone, and
+ * its charge returned to its peer (peers[i]). */
+static void dgram_answer(struct conn *c, struct mmsghdr *answers, struct dgram_peer **peers,
+			 unsigned n) {
 	struct worker_stats *st = &c->worker->stats;
 
 	while (n > 0) {
@@ -313,20 +330,67 @@ static void dgram_answer(struct conn *c, struct mmsghdr *answers, unsigned n) {
 			 * datagram is allowed to be lost, and waiting for one peer would stall
 			 * every other. */
 			stats_add(&st->dgram_dropped, 1);
+			dgram_share_refund(c->share, peers[0], answers[0].msg_hdr.msg_iov->iov_len);
 			sent = 1;
 		}
 		answers += sent;
+		peers += sent;
 		n -= (unsigned)sent;
 	}
 }
 
+/* Reading stops while the send buffer has no room for a batch's echoes, until the socket is
+ * writable again (a quarter of the buffer taken) or the next sweep, whichever comes first: a
+ * buffer that peers which never read keep above a quarter is never reported writable. */
+static void dgram_wait(struct conn *c, uint32_t want) {
+	int r;
+
+	if (want == c->events)
+		return;
+	r = poller_modify(c->worker->poller, c->fd, want, &c->entry);
+	if (r < 0) {
+		/* Left as it was; the next sweep tries again. */
+		if (log_ratelimit_ok(LOG_EVENT_DISCONNECT))
+			log_warning_errno(
+				r, "Failed to change what the datagram socket waits for: %m");
+		return;
+	}
+	c->events = want;
+}
+
+static void dgram_log_unread(const struct peer *sender, size_t quota) {
+	char peer[96], size[FORMAT_SIZE_MAX];
+
+	if (!log_ratelimit_ok(LOG_EVENT_DENIED))
+		return;
+	admit_peer_describe(sender, peer, sizeof(peer));
+	log_warning("Not answering datagram%s: its socket has not read %s of echoes, the most one "
+		    "peer may hold; dropping",
+		    peer, format_size(size, sizeof(size), quota));
+}
+
+/* How many datagrams this wake-up may read: no more than the send buffer has room to echo,
+ * after crediting what the peers have read since the last one. 0: none, wait for room. */
+static unsigned dgram_batch_room(struct conn *c, unsigned batch) {
+	size_t max = c->config->max_message_size;
+	int queued;
+
+	if (ioctl(c->fd, SIOCOUTQ, &queued) < 0 || queued < 0) {
+		/* Cannot fail on a unix socket; if it did, credit nothing and read as before. */
+		dgram_share_settle(c->share, c->share->charged);
+		return batch;
+	}
+	dgram_share_settle(c->share, (size_t)queued);
+	return (unsigned)MIN((size_t)batch, dgram_share_room(c->share, (size_t)queued, max));
+}
+
 /* One batch of datagrams in, each checked, the answerable ones back to the sockets that sent
- * them, in two system calls plus, per sender path, the three of dgram_reply_address(). Failures
- * concern one datagram only. */
+ * them, in three system calls plus, per sender path, the three of dgram_reply_address().
+ * Failures concern one datagram only. */
 static void dgram_read(struct conn *c, uint64_t now) {
 	struct worker_stats *st = &c->worker->stats;
 	size_t max = c->config->max_message_size;
-	unsigned batch = dgram_batch_size(max), n_answers = 0;
+	unsigned batch = dgram_batch_room(c, dgram_batch_size(max)), n_answers = 0;
 	/* Closes the batch's O_PATH fds on return, after dgram_answer() has sent to them. */
 	_cleanup_(dgram_reply_done) struct dgram_reply reply = { .n = 0 };
 	struct sockaddr_un from[DGRAM_BATCH];
@@ -336,8 +400,14 @@ static void dgram_read(struct conn *c, uint64_t now) {
 	} control[DGRAM_BATCH];
 	struct iovec iov[DGRAM_BATCH];
 	struct mmsghdr msgs[DGRAM_BATCH], answers[DGRAM_BATCH];
+	struct dgram_peer *peers[DGRAM_BATCH] = { NULL };
 	int n;
 
+	if (batch == 0) {
+		dgram_wait(c, EPOLLOUT);
+		return;
+	}
+	dgram_wait(c, EPOLLIN);
 	atomic_store_explicit(&st->last_datagram_usec, now, memory_order_relaxed);
 	for (unsigned i = 0; i < batch; i++) {
 		iov[i] = (struct iovec){ .iov_base = c->worker->scratch + i * max, .iov_len = max };
@@ -364,6 +434,7 @@ static void dgram_read(struct conn *c, uint64_t now) {
 		struct sockaddr_un *to;
 		socklen_t to_len;
 		struct peer sender;
+		bool over_quota;
 		int r;
 
 		if (msgs[i].msg_len > max) {
@@ -386,6 +457,14 @@ static void dgram_read(struct conn *c, uint64_t now) {
 			dgram_count_refused(st, &sender, r);
 			continue;
 		}
+		peers[n_answers] = dgram_share_charge(c->share, &from[i], m->msg_namelen,
+						      msgs[i].msg_len, &over_quota);
+		if (!peers[n_answers]) {
+			stats_add(over_quota ? &st->dgram_unread : &st->dgram_dropped, 1);
+			if (over_quota)
+				dgram_log_unread(&sender, c->share->quota);
+			continue;
+		}
 		iov[i].iov_len = msgs[i].msg_len;
 		answers[n_answers++].msg_hdr = (struct msghdr){
 			.msg_name = to,
@@ -394,7 +473,7 @@ static void dgram_read(struct conn *c, uint64_t now) {
 			.msg_iovlen = 1,
 		};
 	}
-	dgram_answer(c, answers, n_answers);
+	dgram_answer(c, answers, peers, n_answers);
 }
 
 static uint32_t conn_wanted_events(const struct conn *c) {
@@ -473,6 +552,51 @@ static void conn_on_io(struct poller_entry *e, uint32_t revents) {
 	conn_settle(c);
 }
 
+static size_t dgram_sndbuf_target(size_t max_message) {
+	return MAX((size_t)DGRAM_SNDBUF_MIN, DGRAM_SHARE_PEERS * dgram_share_truesize(max_message));
+}
+
+/* The send buffer a datagram socket needs for max_message echoes, and each peer's share of
+ * it. Falling short of the target only makes the shares smaller, so it is logged, not fatal. */
+static int dgram_size_buffer(struct conn *c, size_t max_message) {
+	size_t want = dgram_sndbuf_target(max_message), have;
+	char a[FORMAT_SIZE_MAX], b[FORMAT_SIZE_MAX];
+	int r;
+
+	r = sockbuf_raise(c->fd, want, &have);
+	if (r < 0)
+		return log_warning_errno(r, "Failed to size the datagram socket's send buffer: %m");
+	if (have < want)
+		log_notice(
+			"Datagram socket: send buffer %s, not the %s asked for (net.core.wmem_max "
+			"caps it; SendBuffer= in the socket unit does not): fewer peers that do "
+			"not read fill it",
+			format_size(a, sizeof(a), have), format_size(b, sizeof(b), want));
+	if (c->share) {
+		dgram_share_set_limits(c->share, have, max_message);
+		return 0;
+	}
+	c->share = malloc(sizeof(*c->share));
+	if (!c->share)
+		return -ENOMEM;
+	r = dgram_share_init(c->share, have, max_message);
+	if (r < 0) {
+		free(c->share);
+		c->share = NULL;
+	}
+	return r;
+}
+
+/* A seqpacket echo goes out whole: the send buffer must hold the largest message. Sockets
+ * start with net.core.wmem_default (usually 208 KiB), which the default limit fits. */
+static int seqpacket_size_buffer(struct conn *c) {
+	size_t max = c->config->max_message_size, have;
+
+	if (max <= MESSAGE_FITS_DEFAULT_BUFFER)
+		return 0;
+	return sockbuf_raise(c->fd, SOCKBUF_FOR_MESSAGE(max), &have);
+}
+
 void conn_attach(struct conn *c, struct worker *w) {
 	size_t need = c->kind == CONN_DGRAM ? dgram_scratch_size(c->config->max_message_size)
 					    : c->config->buffer_size;
@@ -482,6 +606,13 @@ void conn_attach(struct conn *c, struct worker *w) {
 	worker_link(w, c);
 	if (worker_ensure_scratch(w, need) < 0) {
 		conn_close(c, CLOSE_NO_MEMORY);
+		return;
+	}
+	r = c->kind == CONN_DGRAM       ? dgram_size_buffer(c, c->config->max_message_size)
+	    : c->kind == CONN_SEQPACKET ? seqpacket_size_buffer(c)
+					: 0;
+	if (r < 0) {
+		conn_close(c, r == -ENOMEM ? CLOSE_NO_MEMORY : CLOSE_ERROR);
 		return;
 	}
 	c->entry.fn = conn_on_io;
@@ -507,6 +638,8 @@ void conn_set_config(struct conn *c, struct ipcd_config *config) {
 			    "previous configuration");
 		return;
 	}
+	/* Keeps the shares it had if this fails: it has logged why. */
+	(void)dgram_size_buffer(c, config->max_message_size);
 	conf_unref(c->config);
 	c->config = conf_ref(config);
 }
@@ -514,9 +647,13 @@ void conn_set_config(struct conn *c, struct ipcd_config *config) {
 void conn_check_timeouts(struct conn *c, uint64_t now_usec) {
 	const struct ipcd_config *k = c->config;
 
-	/* Times stamped later than now_usec are not in the past: never let them wrap around. */
-	if (c->kind == CONN_DGRAM)
+	/* Waiting for room in the send buffer: look again (see dgram_wait()). */
+	if (c->kind == CONN_DGRAM) {
+		if (c->events == EPOLLOUT)
+			dgram_wait(c, EPOLLIN);
 		return;
+	}
+	/* Times stamped later than now_usec are not in the past: never let them wrap around. */
 	if (k->max_connection_time_usec && now_usec > c->start_usec &&
 	    now_usec - c->start_usec >= k->max_connection_time_usec)
 		conn_close(c, CLOSE_TIME);

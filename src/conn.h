@@ -10,6 +10,7 @@
 #include "stats.h"
 
 struct worker;
+struct dgram_share;
 
 enum conn_kind {
 	CONN_STREAM,    /* accepted unix or TCP stream */
@@ -40,6 +41,7 @@ struct conn {
 	uint64_t bytes_in, bytes_out;
 	char *pending; /* stream: bytes [pending_start, pending_end); seqpacket: one message */
 	uint32_t pending_start, pending_end;
+	struct dgram_share *share; /* datagram: each peer's part of the send buffer */
 };
 
 /* Takes ownership of fd and a reference to config. The peer's groups are not kept. */

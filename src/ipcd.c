@@ -167,13 +167,13 @@ static void server_log_stats(struct server *s, int level) {
 		  &(struct log_fields){ .has_bytes = true, .bytes = x.bytes },
 		  "Stats: %llu active, %llu accepted, %llu closed, %s echoed, %llu refused, %llu "
 		  "denied, %llu idle timeouts, %llu datagrams (%llu unanswerable, %llu dropped, "
-		  "%llu oversize)",
+		  "%llu oversize, %llu to peers not reading)",
 		  (unsigned long long)x.active, (unsigned long long)x.accepted,
 		  (unsigned long long)x.closed, format_size(size, sizeof(size), x.bytes),
 		  (unsigned long long)x.refused, (unsigned long long)x.denied,
 		  (unsigned long long)x.closed_by[CLOSE_IDLE], (unsigned long long)x.datagrams,
 		  (unsigned long long)x.dgram_unanswerable, (unsigned long long)x.dgram_dropped,
-		  (unsigned long long)x.dgram_oversize);
+		  (unsigned long long)x.dgram_oversize, (unsigned long long)x.dgram_unread);
 }
 
 static int on_stats_timer(sd_event_source *t, uint64_t now, void *userdata) {

@@ -126,7 +126,8 @@ void log_flush_suppressed(bool all) {
 
 		pthread_mutex_lock(&ratelimit_lock);
 		/* A window still open may yet hand its count to the next message that passes. */
-		if (rl->suppressed > 0 && (all || now - rl->begin_usec >= RATELIMIT_INTERVAL_USEC)) {
+		if (rl->suppressed > 0 &&
+		    (all || now - rl->begin_usec >= RATELIMIT_INTERVAL_USEC)) {
 			suppressed = rl->suppressed;
 			rl->suppressed = 0;
 		}

@@ -42,6 +42,7 @@ void stats_sum(const struct server_stats *s, const struct worker_stats *const *w
 		t.dgram_unanswerable += stats_get(&w->dgram_unanswerable);
 		t.dgram_dropped += stats_get(&w->dgram_dropped);
 		t.dgram_oversize += stats_get(&w->dgram_oversize);
+		t.dgram_unread += stats_get(&w->dgram_unread);
 		t.denied += stats_get(&w->dgram_denied);
 		for (size_t r = 0; r < _CLOSE_MAX; r++) {
 			t.closed_by[r] += stats_get(&w->closed[r]);

@@ -37,6 +37,7 @@ struct worker_stats {
 	atomic_uint_fast64_t dgram_unanswerable; /* no address, or none that is safely its own */
 	atomic_uint_fast64_t dgram_dropped;      /* sender's queue full or sender gone */
 	atomic_uint_fast64_t dgram_oversize;
+	atomic_uint_fast64_t dgram_unread; /* not sent: the peer holds its share unread */
 	atomic_uint_fast64_t dgram_denied;
 	atomic_uint_fast64_t last_datagram_usec; /* CLOCK_MONOTONIC, for exit_on_idle */
 } __attribute__((aligned(64)));
@@ -60,7 +61,7 @@ struct server_stats {
 
 struct stats_totals {
 	uint64_t active, accepted, bytes, refused, denied, closed;
-	uint64_t datagrams, dgram_unanswerable, dgram_dropped, dgram_oversize;
+	uint64_t datagrams, dgram_unanswerable, dgram_dropped, dgram_oversize, dgram_unread;
 	uint64_t closed_by[_CLOSE_MAX];
 };
 

@@ -184,7 +184,7 @@ def test_max_message_size_datagram_drops_and_counts_oversize(ipcd, workdir):
     assert c.recv(4096) == fits
     assert no_reply(c)
     c.close()
-    d.wait_log(r"Stats: .*\b1 oversize\)")
+    d.wait_log(r"Stats: .*\b1 oversize, 0 to peers not reading\)")
     assert d.stop() == 0
 
 

@@ -57,7 +57,7 @@ def test_sigusr1_logs_the_stats_line(ipcd):
         d.signal(signal.SIGUSR1)
         d.wait_log(r"Stats: 1 active, \d+ accepted, \d+ closed, [\d.]+ \w*B echoed, 0 refused, "
                    r"0 denied, 0 idle timeouts, 0 datagrams \(0 unanswerable, 0 dropped, "
-                   r"0 oversize\)")
+                   r"0 oversize, 0 to peers not reading\)")
         d.signal(signal.SIGUSR1)
         d.wait_log(r"(?s)Stats: .*\n.*Stats: ")
         assert_still_serving(d, held, "SIGUSR1")

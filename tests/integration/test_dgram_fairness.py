@@ -1,0 +1,121 @@
+# SPDX-License-Identifier: MIT
+"""One datagram socket serves every peer, and the kernel charges each echo to it until the peer
+reads it: a peer that never reads must lose its own echoes, not everyone's (issue 11, item 3).
+Before the shares, one hog sending 4 × 60000 bytes left 0 of 5 pings answered, and ipc-client
+load -c 40 --depth 4 -b 4K against the default configuration failed every connection."""
+
+import os
+import re
+import socket
+import subprocess
+import threading
+import time
+
+from conftest import IPC_CLIENT, dgram_client, sockaddr, wait_until
+
+STATS = 'log = { stats_interval = "1s"; };\n'
+BIG = 60000
+
+
+def pings_answered(d, workdir, n=5):
+    c = dgram_client(workdir, f"pinger-{time.monotonic_ns()}.sock", timeout=1.0)
+    answered = 0
+    for i in range(n):
+        c.sendto(b"ping %d" % i, sockaddr(d.sock))
+        try:
+            answered += c.recv(64) == b"ping %d" % i
+        except socket.timeout:
+            pass
+    c.close()
+    return answered
+
+
+def hog(d, workdir, name, count, connected):
+    """A socket that sends count big datagrams and never reads a byte."""
+    h = dgram_client(workdir, name, timeout=5.0)
+    if connected:
+        h.connect(sockaddr(d.sock))
+    for _ in range(count):
+        if connected:
+            h.send(b"h" * BIG)
+        else:
+            h.sendto(b"h" * BIG, sockaddr(d.sock))
+    return h
+
+
+def stats(d):
+    d.wait_log(r"Stats: .* datagrams \(")
+    return re.findall(r"datagrams \((\d+) unanswerable, (\d+) dropped, (\d+) oversize, "
+                      r"(\d+) to peers not reading\)", d.log())[-1]
+
+
+def load(d, *args, timeout=60):
+    p = subprocess.run([IPC_CLIENT, "load", "-s", d.sock, "--type", "dgram", *args],
+                       capture_output=True, text=True, timeout=timeout)
+    return p.returncode, p.stdout + p.stderr
+
+
+def test_a_hog_that_never_reads_keeps_only_its_share(ipcd, workdir):
+    # 200 × 60000 bytes is more than the whole send buffer ipcd asks for (8 MiB): without a
+    # share per peer this one socket would take all of it.
+    d = ipcd(STATS, kind="dgram").start_ready()
+    h = hog(d, workdir, "hog.sock", 200, connected=True)
+    assert pings_answered(d, workdir) == 5
+    wait_until(lambda: int(stats(d)[3]) > 0, 5, "echoes held back from the hog")
+    assert "its socket has not read 1.0 MiB of echoes" in d.log()
+    # What the hog holds unread is its share, not the buffer.
+    held = subprocess.run(["ss", "-xHm", "src", d.sock], capture_output=True, text=True).stdout
+    queued = int(re.search(r"\bt(\d+),", held).group(1))
+    assert 900_000 < queued <= 1 << 20, held
+    h.close()
+
+
+def test_an_unconnected_hog_is_also_held_by_the_kernel(ipcd, workdir):
+    # Sent with sendto(): the kernel itself refuses more than net.unix.max_dgram_qlen echoes
+    # queued at it, which ipcd counts as dropped.
+    d = ipcd(STATS, kind="dgram").start_ready()
+    h = hog(d, workdir, "hog.sock", 200, connected=False)
+    assert pings_answered(d, workdir) == 5
+    wait_until(lambda: int(stats(d)[1]) + int(stats(d)[3]) > 0, 5, "echoes not sent to the hog")
+    h.close()
+
+
+def test_ordinary_load_runs_clean(ipcd):
+    # The load the issue saw fail against the default configuration.
+    d = ipcd(kind="dgram").start_ready()
+    rc, out = load(d, "-c", "40", "-b", "4K", "--depth", "4", "-t", "4")
+    assert rc == 0, out
+    assert re.search(r"errors\s+none", out), out
+
+
+def test_load_runs_clean_beside_peers_that_never_read(ipcd, workdir):
+    # A burst hog and a connected flooder, neither of which reads, while ipc-client
+    # measures: its echoes all come back.
+    d = ipcd(STATS, kind="dgram").start_ready()
+    hog(d, workdir, "hog.sock", 100, connected=True)
+    stop = threading.Event()
+
+    def never_reading(name):
+        s = dgram_client(workdir, name, timeout=2.0)
+        s.connect(sockaddr(d.sock))
+        deadline = time.monotonic() + 30
+        while not stop.is_set() and time.monotonic() < deadline:
+            try:
+                s.send(b"n" * BIG)
+            except (socket.timeout, BlockingIOError):
+                pass
+        s.close()
+
+    threads = [threading.Thread(target=never_reading, args=("flooder.sock",))]
+    for t in threads:
+        t.start()
+    try:
+        rc, out = load(d, "-c", "40", "-b", "4K", "--depth", "4", "-t", "3")
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(10)
+    assert rc == 0, out
+    assert re.search(r"errors\s+none", out), out
+    assert pings_answered(d, workdir) == 5
+    wait_until(lambda: int(stats(d)[3]) > 0, 5, "echoes held back from the non-readers")
