@@ -225,6 +225,17 @@ static int stream_read(struct conn *c, uint64_t now) {
 	return conn_hold(c, dst + w, (size_t)(n - w), cap);
 }
 
+/* The message fit max_message_size but not the socket's send buffer, which the kernel capped
+ * below what ipcd asked for (net.core.wmem_max lowered since ipcd checked it). That is not
+ * the peer's doing: not a max-message-size close. */
+static int seqpacket_too_large_to_send(struct conn *c, size_t n) {
+	if (log_ratelimit_ok(LOG_EVENT_DISCONNECT))
+		log_warning("Connection %llu: a %zu-byte message does not fit its socket's send "
+			    "buffer (see net.core.wmem_max), closing",
+			    (unsigned long long)c->id, n);
+	return -ENOBUFS;
+}
+
 static int seqpacket_read(struct conn *c, uint64_t now) {
 	size_t max = c->config->max_message_size;
 	char *buf = c->worker->scratch;
@@ -241,11 +252,18 @@ static int seqpacket_read(struct conn *c, uint64_t now) {
 	}
 	if ((size_t)n > max)
 		return -EMSGSIZE;
+	/* A message is echoed whole or not at all: one that would take the connection past its
+	 * byte limit ends it instead (EDQUOT: a quota, the byte limit's, exceeded). */
+	if (c->config->max_connection_bytes &&
+	    (uint64_t)n > c->config->max_connection_bytes - c->bytes_in)
+		return -EDQUOT;
 	c->bytes_in += (size_t)n;
 	c->last_usec = now;
 
 	w = send(c->fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 	if (w < 0) {
+		if (errno == EMSGSIZE)
+			return seqpacket_too_large_to_send(c, (size_t)n);
 		if (errno != EAGAIN && errno != EINTR)
 			return negative_errno();
 		return conn_hold(c, buf, (size_t)n, (size_t)n);
@@ -523,7 +541,10 @@ static void conn_settle(struct conn *c) {
 }
 
 static enum close_reason close_reason_from_errno(int r) {
-	return r == -EMSGSIZE ? CLOSE_MESSAGE_SIZE : r == -ENOMEM ? CLOSE_NO_MEMORY : CLOSE_ERROR;
+	return r == -EMSGSIZE ? CLOSE_MESSAGE_SIZE
+	       : r == -EDQUOT ? CLOSE_BYTES
+	       : r == -ENOMEM ? CLOSE_NO_MEMORY
+			      : CLOSE_ERROR;
 }
 
 static void conn_on_io(struct poller_entry *e, uint32_t revents) {

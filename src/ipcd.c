@@ -24,6 +24,7 @@
 #include "parse.h"
 #include "server.h"
 #include "sockaddr.h"
+#include "sockbuf.h"
 
 #define STATUS_INTERVAL_USEC USEC_PER_SEC
 #define STOP_GRACE_USEC (5 * USEC_PER_SEC) /* beyond shutdown_timeout, for workers to exit */
@@ -310,6 +311,55 @@ static void report_warning(const char *message, void *userdata _unused_) {
 	log_warning("%s", message);
 }
 
+/* What the file cannot say for itself: whether this system lets ipcd echo a message of
+ * max_message_size, seqpacket or datagram, which goes out whole from one send buffer. */
+static int config_check_message_size(const struct ipcd_config *c, struct conf_errors *e) {
+	char msg[320], size[FORMAT_SIZE_MAX];
+	size_t got = 0;
+	int r;
+
+	r = sockbuf_probe_message(c->max_message_size, &got);
+	if (r == 0)
+		return 0;
+	format_size(size, sizeof(size), c->max_message_size);
+	if (r == -EMSGSIZE)
+		snprintf(msg, sizeof(msg),
+			 "limits.max_message_size = %s: ipcd's sockets cannot send one message "
+			 "that large here, their send buffers stop at %zu bytes; raise "
+			 "net.core.wmem_max to at least %zu, or lower max_message_size",
+			 size, got, (SOCKBUF_FOR_MESSAGE(c->max_message_size) + 1) / 2);
+	else if (r == -ENOBUFS)
+		snprintf(
+			msg, sizeof(msg),
+			"limits.max_message_size = %s: the kernel cannot allocate one seqpacket or "
+			"datagram message that large (on Linux about 4 MiB is the most); lower "
+			"max_message_size",
+			size);
+	else
+		snprintf(msg, sizeof(msg), "limits.max_message_size = %s: failed to check it: %s",
+			 size, strerror(-r));
+	report_error(msg, e);
+	return r == -ENOMEM ? r : -EINVAL;
+}
+
+/* The file, then what it asks of the system. */
+static int config_load(struct server *s, struct conf_errors *e, struct ipcd_config **ret) {
+	struct ipcd_config *c = NULL;
+	int r;
+
+	r = conf_load_warn(s->config_path, s->config_must_exist, report_error, report_warning, e,
+			   &c);
+	if (r < 0)
+		return r;
+	r = config_check_message_size(c, e);
+	if (r < 0) {
+		conf_unref(c);
+		return r;
+	}
+	*ret = c;
+	return 0;
+}
+
 static void log_change(const char *name, const char *old_value, const char *new_value,
 		       bool restart_only, void *userdata _unused_) {
 	log_notice("%s: %s -> %s%s", name, old_value, new_value,
@@ -332,8 +382,7 @@ static void server_reload(struct server *s) {
 	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
 		 (unsigned long long)now_usec());
 	notify(msg);
-	r = conf_load_warn(s->config_path, s->config_must_exist, report_error, report_warning,
-			   &errors, &next);
+	r = config_load(s, &errors, &next);
 	if (r < 0) {
 		log_event(LOG_EVENT_RELOAD, LOG_ERR,
 			  &(struct log_fields){ .reason = r == -ENOMEM ? "out-of-memory"
@@ -521,8 +570,7 @@ static int run(void) {
 		log_open();
 	s.config_path = arg_config ? arg_config : SYSCONFDIR "/ipcd/ipcd.conf";
 	s.config_must_exist = arg_config != NULL;
-	r = conf_load_warn(s.config_path, s.config_must_exist, report_error, report_warning,
-			   &errors, &s.config);
+	r = config_load(&s, &errors, &s.config);
 	if (r == -ENOMEM)
 		return log_error_errno(r, "Failed to load configuration '%s': %m", s.config_path);
 	if (r < 0)

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-from conftest import (connect, dgram_client, fill_until_stuck, is_closed_by_peer, recv_exact,
+from conftest import (IPCD, connect, dgram_client, fill_until_stuck, is_closed_by_peer, recv_exact,
                       wait_until)
 
 OTHER_UID = 12345  # not us (we are root): a peer that allow lists can tell apart
@@ -170,6 +170,51 @@ def test_max_message_size_seqpacket_closes_oversize_message(ipcd):
         assert is_closed_by_peer(c)
     d.wait_log(r"Connection \d+ from pid \d+ uid 0 gid \d+ closed \(max-message-size\)")
     assert d.exchange(b"next one is fine", "seqpacket") == b"next one is fine"
+    assert d.stop() == 0
+
+
+def test_large_seqpacket_and_datagram_messages_are_echoed_whole(ipcd, workdir):
+    # Above the 208 KiB a socket's send buffer starts with: ipcd raises its own. Before, a
+    # 300,000-byte message was closed as max-message-size, and a datagram was lost.
+    conf = 'limits = { max_message_size = "512K"; buffer_size = "1M"; };\n'
+    big = os.urandom(300_000)
+    d = ipcd(conf, kind="seqpacket").start_ready()
+    with connect(d.sock, "seqpacket") as c:
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+        c.send(big)
+        assert c.recv(1 << 20) == big
+    assert "closed (max-message-size)" not in d.log()
+    assert d.stop() == 0
+    d = ipcd(conf, kind="dgram").start_ready()
+    c = dgram_client(workdir, "big.sock")
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+    c.sendto(big, d.sock)
+    assert c.recv(1 << 20) == big
+    c.close()
+    assert d.stop() == 0
+
+
+def test_max_message_size_the_kernel_cannot_carry_is_refused(ipcd, workdir):
+    # One unix seqpacket or datagram message of 16 MiB cannot be allocated by the kernel: the
+    # configuration is refused with the reason, not accepted and then silently not honoured.
+    d = ipcd('limits = { max_message_size = "16M"; buffer_size = "16M"; };\n')
+    p = subprocess.run([IPCD, "--check-config", "-c", d.conf_path],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert ("limits.max_message_size = 16.0 MiB: the kernel cannot allocate one seqpacket or "
+            "datagram message that large") in p.stderr
+
+
+def test_max_connection_bytes_holds_for_seqpacket_messages(ipcd):
+    # A message goes back whole or not at all: one that would cross the limit ends the
+    # connection, unechoed. Before, a 1000-byte message was echoed whole past a limit of 10.
+    d = ipcd("limits = { max_connection_bytes = 10; };\n", kind="seqpacket").start_ready()
+    with connect(d.sock, "seqpacket") as c:
+        c.send(b"12345")
+        assert c.recv(4096) == b"12345"
+        c.send(b"x" * 1000)
+        assert is_closed_by_peer(c)
+    d.wait_log(r"closed \(max-connection-bytes\) after \S+, 5 B echoed")
     assert d.stop() == 0
 
 
