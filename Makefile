@@ -27,6 +27,10 @@ SAN_FLAGS    =
 CFLAGS      ?= -O2 -g
 HARDEN_CPP   = -D_FORTIFY_SOURCE=3
 endif
+# One spelling per tree: a BUILD given as an absolute path inside the checkout (the e2e tests'
+# make install) would write dependency files whose targets a later plain make never matches,
+# and a changed header would then rebuild nothing.
+override BUILD := $(patsubst $(CURDIR)/%,%,$(abspath $(BUILD)))
 
 # The libraries' flags are asked of pkg-config when a recipe first needs them, never while make
 # reads this file: on a bare machine `make demo` and `make check` install the packages first
