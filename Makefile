@@ -58,7 +58,7 @@ SHARED_OBJS = parse.o sockaddr.o
 DAEMON_PURE = conf.o admit.o dgram_share.o
 CLIENT_PURE = hist.o pattern.o client-opts.o
 PURE_OBJS   = $(SHARED_OBJS) $(DAEMON_PURE) $(CLIENT_PURE)
-DAEMON_OBJS = ipcd.o log.o listen.o conn.o dgram_reply.o sockbuf.o worker.o stats.o poller.o fdstore.o $(SHARED_OBJS) $(DAEMON_PURE)
+DAEMON_OBJS = ipcd.o log.o listen.o reload.o conn.o dgram_reply.o sockbuf.o worker.o stats.o poller.o fdstore.o $(SHARED_OBJS) $(DAEMON_PURE)
 CLIENT_OBJS = ipc-client.o driver.o poller.o monitor.o load.o rate.o suite.o ping.o echo.o single.o \
 	      report.o $(SHARED_OBJS) $(CLIENT_PURE)
 UNIT_TESTS  = test-parse test-sockaddr test-conf test-admit test-hist test-pattern \

@@ -22,9 +22,9 @@
 #include "log.h"
 #include "macro.h"
 #include "parse.h"
+#include "reload.h"
 #include "server.h"
 #include "sockaddr.h"
-#include "sockbuf.h"
 
 #define STATUS_INTERVAL_USEC USEC_PER_SEC
 #define STOP_GRACE_USEC (5 * USEC_PER_SEC) /* beyond shutdown_timeout, for workers to exit */
@@ -293,73 +293,6 @@ static int on_workers(sd_event_source *src _unused_, int fd, uint32_t revents _u
 	return 0;
 }
 
-/* What conf_load() reported: each logged, counted, and the first kept for STATUS=. */
-struct conf_errors {
-	unsigned n;
-	char first[200];
-};
-
-static void report_error(const char *message, void *userdata) {
-	struct conf_errors *e = userdata;
-
-	if (e->n++ == 0)
-		snprintf(e->first, sizeof(e->first), "%s", message);
-	log_error("%s", message);
-}
-
-static void report_warning(const char *message, void *userdata _unused_) {
-	log_warning("%s", message);
-}
-
-/* What the file cannot say for itself: whether this system lets ipcd echo a message of
- * max_message_size, seqpacket or datagram, which goes out whole from one send buffer. */
-static int config_check_message_size(const struct ipcd_config *c, struct conf_errors *e) {
-	char msg[320], size[FORMAT_SIZE_MAX];
-	size_t got = 0;
-	int r;
-
-	r = sockbuf_probe_message(c->max_message_size, &got);
-	if (r == 0)
-		return 0;
-	format_size(size, sizeof(size), c->max_message_size);
-	if (r == -EMSGSIZE)
-		snprintf(msg, sizeof(msg),
-			 "limits.max_message_size = %s: ipcd's sockets cannot send one message "
-			 "that large here, their send buffers stop at %zu bytes; raise "
-			 "net.core.wmem_max to at least %zu, or lower max_message_size",
-			 size, got, (SOCKBUF_FOR_MESSAGE(c->max_message_size) + 1) / 2);
-	else if (r == -ENOBUFS)
-		snprintf(
-			msg, sizeof(msg),
-			"limits.max_message_size = %s: the kernel cannot allocate one seqpacket or "
-			"datagram message that large (on Linux about 4 MiB is the most); lower "
-			"max_message_size",
-			size);
-	else
-		snprintf(msg, sizeof(msg), "limits.max_message_size = %s: failed to check it: %s",
-			 size, strerror(-r));
-	report_error(msg, e);
-	return r == -ENOMEM ? r : -EINVAL;
-}
-
-/* The file, then what it asks of the system. */
-static int config_load(struct server *s, struct conf_errors *e, struct ipcd_config **ret) {
-	struct ipcd_config *c = NULL;
-	int r;
-
-	r = conf_load_warn(s->config_path, s->config_must_exist, report_error, report_warning, e,
-			   &c);
-	if (r < 0)
-		return r;
-	r = config_check_message_size(c, e);
-	if (r < 0) {
-		conf_unref(c);
-		return r;
-	}
-	*ret = c;
-	return 0;
-}
-
 static void log_change(const char *name, const char *old_value, const char *new_value,
 		       bool restart_only, void *userdata _unused_) {
 	log_notice("%s: %s -> %s%s", name, old_value, new_value,
@@ -370,19 +303,12 @@ static void server_apply_log_level(const struct server *s) {
 	log_set_max_level(arg_verbose ? LOG_DEBUG : (int)s->config->log_level);
 }
 
-/* SIGHUP: validate the whole file first; either all of it applies, or none. */
-static void server_reload(struct server *s) {
-	struct ipcd_config *next = NULL;
-	struct conf_errors errors = {};
+/* A reload's result, on the main loop: either all of the file applies, or none. */
+static void server_reload_done(int r, struct ipcd_config *next, const struct conf_errors *errors,
+			       void *userdata) {
+	struct server *s = userdata;
 	unsigned n_changed;
-	char msg[64];
-	int r;
 
-	/* MONOTONIC_USEC lets a Type=notify-reload manager match this reload to its request. */
-	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
-		 (unsigned long long)now_usec());
-	notify(msg);
-	r = config_load(s, &errors, &next);
 	if (r < 0) {
 		log_event(LOG_EVENT_RELOAD, LOG_ERR,
 			  &(struct log_fields){ .reason = r == -ENOMEM ? "out-of-memory"
@@ -390,11 +316,11 @@ static void server_reload(struct server *s) {
 			  "Reloading '%s' failed%s, keeping the previous configuration",
 			  s->config_path, r == -ENOMEM ? " (out of memory)" : "");
 		snprintf(s->last_reload, sizeof(s->last_reload), "refused: %s",
-			 r == -ENOMEM || errors.n == 0 ? strerror(-r) : errors.first);
-		if (errors.n > 1) {
+			 r == -ENOMEM || errors->n == 0 ? strerror(-r) : errors->first);
+		if (errors->n > 1) {
 			size_t n = strlen(s->last_reload);
 			snprintf(s->last_reload + n, sizeof(s->last_reload) - n, " (and %u more)",
-				 errors.n - 1);
+				 errors->n - 1);
 		}
 	} else {
 		n_changed = conf_diff(s->config, next, log_change, NULL);
@@ -412,6 +338,20 @@ static void server_reload(struct server *s) {
 	}
 	notify("READY=1");
 	server_update_status(s, true);
+}
+
+/* SIGHUP: the file is loaded off the main loop (reload.h); server_reload_done() applies it. */
+static void server_reload(struct server *s) {
+	char msg[64];
+	int r;
+
+	/* MONOTONIC_USEC lets a Type=notify-reload manager match this reload to its request. */
+	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
+		 (unsigned long long)now_usec());
+	notify(msg);
+	r = reloader_request(s->reloader);
+	if (r == 0)
+		log_info("Reload requested while one is loading: loading again after it");
 }
 
 static int on_signal(sd_event_source *src _unused_, const struct signalfd_siginfo *si,
@@ -465,6 +405,7 @@ static void raise_nofile(void) {
 static void server_done(struct server *s) {
 	bool workers_gone;
 
+	s->reloader = reloader_free(s->reloader);
 	/* After a failure the workers were never told to stop: close everything now. */
 	if (!worker_pool_all_exited(&s->workers))
 		worker_pool_drain(&s->workers, 0, false);
@@ -570,7 +511,7 @@ static int run(void) {
 		log_open();
 	s.config_path = arg_config ? arg_config : SYSCONFDIR "/ipcd/ipcd.conf";
 	s.config_must_exist = arg_config != NULL;
-	r = config_load(&s, &errors, &s.config);
+	r = config_load(s.config_path, s.config_must_exist, &errors, &s.config);
 	if (r == -ENOMEM)
 		return log_error_errno(r, "Failed to load configuration '%s': %m", s.config_path);
 	if (r < 0)
@@ -603,6 +544,10 @@ static int run(void) {
 	r = server_setup_signals(&s);
 	if (r < 0)
 		return r;
+	r = reloader_new(s.event, s.config_path, s.config_must_exist, server_reload_done, &s,
+			 &s.reloader);
+	if (r < 0)
+		return log_error_errno(r, "Failed to set up reloading: %m");
 	r = sd_event_set_watchdog(s.event, true);
 	if (r < 0)
 		return log_error_errno(r, "Failed to enable the watchdog: %m");

@@ -11,6 +11,7 @@
 #include "worker.h"
 
 struct listener;
+struct reloader;
 
 /* What the main thread owns: listeners, admission, workers, the systemd protocol. */
 struct server {
@@ -18,6 +19,7 @@ struct server {
 	struct ipcd_config *config; /* current; read and replaced on the main thread only */
 	const char *config_path;
 	bool config_must_exist;
+	struct reloader *reloader; /* SIGHUP's loads, off the main loop */
 	struct admit *admit;
 	struct worker_pool workers;
 	struct listener **listeners;

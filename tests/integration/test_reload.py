@@ -5,6 +5,7 @@ refused whole and the old configuration keeps serving."""
 import os
 import signal
 import socket
+import subprocess
 import time
 
 from conftest import connect, dgram_client, is_closed_by_peer, recv_exact
@@ -82,4 +83,50 @@ def test_reload_reaches_datagram_sockets(ipcd, workdir):
     c.sendto(b"z" * 10, d.sock)
     assert c.recv(200) == b"z" * 10
     c.close()
+    assert d.stop() == 0
+
+
+SLOW_PARSE_C = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <unistd.h>
+/* libconfig's parser, made to take 3 s while the flag file exists. */
+int config_read_string(void *config, const char *text) {
+	static int (*next)(void *, const char *);
+	const char *flag = getenv("SLOW_PARSE_FLAG");
+	if (!next)
+		next = (int (*)(void *, const char *))dlsym(RTLD_NEXT, "config_read_string");
+	if (flag && access(flag, F_OK) == 0)
+		sleep(3);
+	return next(config, text);
+}
+"""
+
+
+def test_a_slow_reload_does_not_stop_the_main_loop(ipcd, workdir):
+    # Parsing runs on a thread of its own: while it takes 3 s, ipcd still accepts and echoes
+    # on new connections and still pings the watchdog. Before, the main loop parsed, and a
+    # file libconfig is slow on (80,000 settings took 28 s) held both.
+    src, so, flag = (os.path.join(workdir, n) for n in ("slow.c", "slow.so", "slow.flag"))
+    with open(src, "w") as f:
+        f.write(SLOW_PARSE_C)
+    subprocess.run([os.environ.get("CC") or "cc", "-shared", "-fPIC", "-o", so, src, "-ldl"],
+                   check=True, timeout=60)
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    d = ipcd(watchdog_usec=1_000_000,
+             env={"LD_PRELOAD": so, "SLOW_PARSE_FLAG": flag,
+                  "ASAN_OPTIONS": (asan + ":" if asan else "") + "verify_asan_link_order=0"})
+    d.start_ready()
+    open(flag, "w").close()
+    start = len(d.notify.poll())
+    d.signal(signal.SIGHUP)
+    reloading = d.notify.wait_for("RELOADING=1", start)
+    assert d.exchange(b"while it parses") == b"while it parses"
+    assert "Reloaded" not in d.log()
+    d.wait_log(r"Reloaded '.*ipcd\.conf': 0 settings changed", timeout=10)
+    ready = d.notify.wait_for("READY=1", reloading + 1)
+    pings = [m for m in d.notify.poll()[reloading:ready] if "WATCHDOG=1" in m]
+    assert len(pings) >= 3, d.notify.poll()[reloading:ready]
+    os.unlink(flag)
     assert d.stop() == 0
