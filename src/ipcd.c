@@ -236,15 +236,16 @@ static void server_stop(struct server *s, const char *why) {
 		log_warning_errno(r, "Failed to arm the stop timer, relying on the workers': %m");
 }
 
-static int on_idle_timer(sd_event_source *t, uint64_t now, void *userdata) {
+static int on_idle_timer(sd_event_source *t, uint64_t usec _unused_, void *userdata) {
 	struct server *s = userdata;
 	char d[FORMAT_DURATION_MAX];
-
-	uint64_t last = worker_pool_last_datagram(&s->workers), idle = s->config->exit_on_idle_usec;
+	/* Not the time the timer was due: it may run late, after a datagram newer than that. */
+	uint64_t now = now_usec(), last = worker_pool_last_datagram(&s->workers),
+		 idle = s->config->exit_on_idle_usec;
 
 	if (admit_active(s->admit) > 0)
 		return 0; /* re-armed when the last one closes */
-	if (last > 0 && now - last < idle) {
+	if (last > 0 && (last >= now || now - last < idle)) {
 		/* Datagrams are traffic too: count the idle time from the last one. */
 		if (sd_event_source_set_time(t, last + idle) >= 0 &&
 		    sd_event_source_set_enabled(t, SD_EVENT_ONESHOT) >= 0)
