@@ -30,6 +30,8 @@
 #define SWEEP_NSEC (100 * 1000000ULL)       /* io-timeout checks */
 #define RECV_MIN (64 * 1024)
 #define MESSAGES_PER_WAKE 64 /* seqpacket and datagram receives per wake-up */
+#define MESSAGES_LATE 64     /* messages counted lost whose echo may still turn up */
+#define RATE_BATCH 1024      /* open loop: messages released per wake-up when behind */
 
 enum cstate {
 	CS_NEW,
@@ -59,7 +61,8 @@ struct cconn {
 	uint64_t local;  /* among this thread's */
 	uint64_t target; /* bytes to send; UINT64_MAX: until stopped */
 	uint64_t sent, received;
-	uint64_t started, completed; /* chunks */
+	uint64_t lost_bytes;         /* of messages never echoed: sent, and never to be received */
+	uint64_t started, completed; /* chunks; a lost message counts as completed */
 	uint64_t due;                /* open loop: chunks the schedule has released */
 	uint64_t last_progress_nsec;
 	uint64_t connect_start_nsec;
@@ -85,7 +88,10 @@ struct dthread {
 	uint64_t end_nsec;
 	struct hist *hist;
 	struct drive_errors errors;
-	uint64_t connected;
+	uint64_t opened, connected;
+	int connect_errno;
+	uint64_t stop_nsec;   /* when sending stopped: the schedule's end */
+	uint64_t unsent_full; /* open loop: due at the stop, held back by a full socket */
 	uint64_t round_trips, bytes_measured, total_round_trips, total_bytes;
 	struct drive_mismatch mismatches[DRIVE_MISMATCHES_MAX];
 	uint64_t n_mismatches;
@@ -131,6 +137,16 @@ static uint64_t schedule_nsec(const struct drive *d, uint64_t k, uint64_t g) {
 	return d->t0_nsec + (uint64_t)(slot * NSEC_PER_SEC / d->p.rate);
 }
 
+/* Open loop: how many messages of connection g the schedule has due by now. */
+static uint64_t schedule_due(const struct drive *d, uint64_t g, uint64_t now) {
+	unsigned __int128 slots;
+
+	if (now <= d->t0_nsec)
+		return 0;
+	slots = (unsigned __int128)(now - d->t0_nsec) * d->p.rate / NSEC_PER_SEC;
+	return slots > g ? (uint64_t)((slots - g + d->p.connections - 1) / d->p.connections) : 0;
+}
+
 static uint64_t chunk_start_nsec(const struct cconn *c, uint64_t k) {
 	const struct drive *d = c->t->d;
 	if (d->p.mode == DRIVE_OPEN)
@@ -140,7 +156,7 @@ static uint64_t chunk_start_nsec(const struct cconn *c, uint64_t k) {
 
 static bool conn_finished(const struct cconn *c) {
 	bool no_more = c->t->stopped || c->sent >= c->target;
-	return no_more && c->completed == c->started && c->received == c->sent &&
+	return no_more && c->completed == c->started && c->received + c->lost_bytes == c->sent &&
 	       (c->started == 0 || c->sent == chunk_end(c, c->started - 1));
 }
 
@@ -161,7 +177,7 @@ static void conn_fail(struct cconn *c, enum failure why) {
 	struct drive_errors *e = &c->t->errors;
 
 	if (!c->got_echo && (why == FAIL_EOF || why == FAIL_RESET))
-		e->refused++; /* closed before any echo: the server turned it away */
+		e->closed_by_server++; /* accepted, then turned away: a limit, say */
 	else {
 		if (why == FAIL_EOF)
 			e->eof_early++;
@@ -287,38 +303,79 @@ static int stream_receive(struct cconn *c, uint64_t now) {
 	return 0;
 }
 
+/* Which message of [from, to) an echo of n bytes is: the first whose length, and with
+ * --verify bytes, match it. UINT64_MAX: none. Without --verify only lengths tell them apart. */
+static uint64_t message_identify(const struct cconn *c, const uint8_t *buf, uint64_t n,
+				 uint64_t from, uint64_t to) {
+	const struct drive *d = c->t->d;
+
+	for (uint64_t k = from; k < to; k++) {
+		uint64_t off = k * d->p.chunk;
+		if (n == chunk_end(c, k) - off &&
+		    (!d->p.verify || pattern_check(&d->pattern, c->phase, off, buf, (size_t)n) < 0))
+			return k;
+	}
+	return UINT64_MAX;
+}
+
+/* Messages [completed, upto) will never be echoed: a datagram server may drop them. */
+static void messages_lost(struct cconn *c, uint64_t upto) {
+	for (; c->completed < upto; c->completed++) {
+		c->lost_bytes += chunk_end(c, c->completed) - c->completed * c->t->d->p.chunk;
+		c->t->errors.lost++;
+		live_add(&c->t->live_errors, 1);
+	}
+}
+
+/* An echo that matches no message in flight: one counted lost that came late after all, or
+ * a corrupted one, reported at its first byte that differs from the oldest in flight. */
+static int message_unexpected(struct cconn *c, const uint8_t *buf, uint64_t n) {
+	uint64_t chunk = c->t->d->p.chunk, off = c->completed * chunk, want, i;
+	uint64_t late_from = c->completed - MIN(c->completed, (uint64_t)MESSAGES_LATE);
+
+	if (c->t->d->p.verify && message_identify(c, buf, n, late_from, c->completed) != UINT64_MAX)
+		return 0;
+	if (c->completed >= c->started) {
+		record_mismatch(c, c->sent); /* a message that was never sent */
+		return -EBADMSG;
+	}
+	want = chunk_end(c, c->completed) - off;
+	i = MIN(n, want);
+	if (c->t->d->p.verify) {
+		ssize_t j = pattern_check(&c->t->d->pattern, c->phase, off, buf, (size_t)i);
+		if (j >= 0)
+			i = (uint64_t)j;
+	}
+	record_mismatch(c, off + i);
+	return -EBADMSG;
+}
+
+/* Messages come back whole and in order, or not at all: an echo of a later message than the
+ * oldest in flight means those before it were lost, not that a byte changed. */
 static int message_receive(struct cconn *c, uint64_t now) {
 	struct dthread *t = c->t;
-	uint64_t chunk = t->d->p.chunk;
 
 	for (unsigned i = 0; i < MESSAGES_PER_WAKE; i++) {
 		ssize_t n = recv(c->fd, t->buf, t->buf_len, MSG_DONTWAIT | MSG_TRUNC);
-		uint64_t off = c->completed * chunk, want;
+		uint64_t k;
+		int r;
 
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR ? 0 : negative_errno();
 		if (n == 0 && t->d->p.type == SOCK_SEQPACKET)
 			return -ENODATA;
-		if (c->completed >= c->started) {
-			record_mismatch(c, c->sent); /* a message that was never sent */
-			return -EBADMSG;
+		k = message_identify(c, t->buf, (uint64_t)n, c->completed, c->started);
+		if (k == UINT64_MAX) {
+			r = message_unexpected(c, t->buf, (uint64_t)n);
+			if (r < 0)
+				return r;
+			continue;
 		}
-		want = chunk_end(c, c->completed) - off;
-		if ((uint64_t)n != want) {
-			record_mismatch(c, off + MIN((uint64_t)n, want));
-			return -EBADMSG;
-		}
-		if (t->d->p.verify) {
-			ssize_t j = pattern_check(&t->d->pattern, c->phase, off, t->buf, (size_t)n);
-			if (j >= 0) {
-				record_mismatch(c, off + (uint64_t)j);
-				return -EBADMSG;
-			}
-		}
-		c->received += want;
+		messages_lost(c, k);
+		c->received += (uint64_t)n;
 		c->got_echo = true;
 		c->last_progress_nsec = now;
-		round_trip_done(c, c->completed, now);
+		round_trip_done(c, k, now);
 		c->completed++;
 	}
 	return 0;
@@ -372,7 +429,19 @@ static void thread_stop_sending(struct dthread *t) {
 	if (t->stopped)
 		return;
 	t->stopped = true;
+	t->stop_nsec = now;
 	(void)sd_event_source_set_enabled(t->rate_timer, SD_EVENT_OFF); /* NULL-safe */
+	/* Open loop: of what was released, what waited on a full socket (the server's doing),
+	 * then all the schedule had due by now: what a late rate timer never released is the
+	 * client falling behind. */
+	for (size_t i = 0; t->d->p.mode == DRIVE_OPEN && i < t->n; i++) {
+		struct cconn *c = &t->conns[i];
+		if (c->state != CS_OPEN)
+			continue;
+		if (c->events & EPOLLOUT)
+			t->unsent_full += c->due - MIN(c->due, c->started);
+		c->due = MAX(c->due, schedule_due(t->d, c->index, now));
+	}
 	for (size_t i = 0; i < t->n; i++)
 		if (t->conns[i].state == CS_OPEN)
 			conn_pump(&t->conns[i], now); /* closes those with nothing in flight */
@@ -399,8 +468,17 @@ static int on_sweep(sd_event_source *s, uint64_t usec, void *userdata) {
 
 	for (size_t i = 0; i < t->n; i++) {
 		struct cconn *c = &t->conns[i];
-		bool waiting = c->received < c->sent || c->started < chunks_allowed(c);
-		if (c->state == CS_OPEN && waiting && now - c->last_progress_nsec >= limit)
+		bool echo_due = c->received + c->lost_bytes < c->sent;
+		bool waiting = echo_due || c->started < chunks_allowed(c);
+
+		if (c->state != CS_OPEN || !waiting || now - c->last_progress_nsec < limit)
+			continue;
+		if (echo_due && t->d->p.type == SOCK_DGRAM) {
+			/* A datagram not echoed within --io-timeout is lost; the run goes on. */
+			messages_lost(c, c->started);
+			c->last_progress_nsec = now;
+			conn_pump(c, now);
+		} else
 			conn_fail(c, FAIL_TIMEOUT);
 	}
 	return sd_event_source_set_time(s, usec + SWEEP_NSEC / NSEC_PER_USEC);
@@ -411,13 +489,16 @@ static int on_rate(sd_event_source *s, uint64_t usec _unused_, void *userdata) {
 	struct dthread *t = userdata;
 	uint64_t now = now_nsec();
 
-	while (!t->stopped) {
+	for (unsigned released = 0; !t->stopped; released++) {
 		struct cconn *c = &t->conns[t->next_seq % t->n];
 		uint64_t when = schedule_nsec(t->d, t->next_seq / t->n, c->index);
+		int r;
 
-		if (when > now) {
-			int r = sd_event_source_set_time(s, (when + NSEC_PER_USEC - 1) /
-								    NSEC_PER_USEC);
+		/* Behind the schedule, a batch at a time: the stop timer and the echoes must get
+		 * their turn, or a target the client cannot meet would never end the run. */
+		if (when > now || released == RATE_BATCH) {
+			r = sd_event_source_set_time(s, (MAX(when, now) + NSEC_PER_USEC - 1) /
+								NSEC_PER_USEC);
 			if (r >= 0)
 				r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
 			return r;
@@ -446,6 +527,8 @@ static int conn_connect(struct cconn *c, uint64_t now) {
 			c->fd = safe_close(c->fd);
 		if (c->fd < 0) {
 			e->connect_failed++;
+			if (!c->t->connect_errno)
+				c->t->connect_errno = errno;
 			goto failed;
 		}
 		c->connect_start_nsec = now;
@@ -460,6 +543,8 @@ static int conn_connect(struct cconn *c, uint64_t now) {
 		e->refused++;
 	else
 		e->connect_failed++;
+	if (!c->t->connect_errno)
+		c->t->connect_errno = errno;
 failed:
 	c->fd = safe_close(c->fd);
 	c->state = CS_DONE;
@@ -552,7 +637,7 @@ static int thread_start_traffic(struct dthread *t) {
 		c->events = EPOLLIN;
 		c->last_progress_nsec = d->t0_nsec;
 		t->active++;
-		t->connected++;
+		t->opened++;
 	}
 	for (size_t i = 0; i < t->n; i++)
 		if (t->conns[i].state == CS_OPEN)
@@ -590,6 +675,10 @@ static void *thread_main(void *userdata) {
 			if (t->conns[i].state == CS_OPEN)
 				conn_fail(&t->conns[i], FAIL_RESET);
 	t->end_nsec = now_nsec();
+	if (!t->stopped)
+		t->stop_nsec = t->end_nsec; /* ran out of bytes or connections first */
+	for (size_t i = 0; i < t->n; i++)
+		t->connected += t->conns[i].got_echo;
 	atomic_fetch_add(&d->finished, 1);
 	poke(d->done_fd);
 	return NULL;
@@ -745,6 +834,7 @@ bool drive_done(struct drive *d) {
 
 static void errors_add(struct drive_errors *a, const struct drive_errors *b) {
 	a->refused += b->refused;
+	a->closed_by_server += b->closed_by_server;
 	a->connect_failed += b->connect_failed;
 	a->connect_timeout += b->connect_timeout;
 	a->reset += b->reset;
@@ -752,6 +842,26 @@ static void errors_add(struct drive_errors *a, const struct drive_errors *b) {
 	a->timed_out += b->timed_out;
 	a->verify_failures += b->verify_failures;
 	a->short_connections += b->short_connections;
+	a->lost += b->lost;
+}
+
+/* Open loop: the messages due on the connections that opened, against those sent. A
+ * connection that never opened had nothing due; that it failed is an error of its own. */
+static void drive_schedule_sum(const struct drive *d, struct drive_schedule *ret) {
+	uint64_t stop = 0;
+
+	if (d->p.mode != DRIVE_OPEN)
+		return;
+	for (unsigned i = 0; i < d->n_threads; i++) {
+		const struct dthread *t = &d->threads[i];
+		stop = MAX(stop, t->stop_nsec);
+		ret->unsent_full += t->unsent_full;
+		for (size_t k = 0; k < t->n; k++) {
+			ret->due += MAX(t->conns[k].due, t->conns[k].started);
+			ret->sent += t->conns[k].started;
+		}
+	}
+	ret->run_usec = stop > d->t0_nsec ? (stop - d->t0_nsec) / NSEC_PER_USEC : 0;
 }
 
 int drive_finish(struct drive *d, struct drive_result *ret) {
@@ -766,7 +876,10 @@ int drive_finish(struct drive *d, struct drive_result *ret) {
 		if (t->thread_started)
 			(void)pthread_join(t->thread, NULL);
 		end = MAX(end, t->end_nsec);
+		ret->opened += t->opened;
 		ret->connected += t->connected;
+		if (!ret->connect_errno)
+			ret->connect_errno = t->connect_errno;
 		ret->round_trips += t->round_trips;
 		ret->bytes_received += t->bytes_measured;
 		ret->total_round_trips += t->total_round_trips;
@@ -782,6 +895,7 @@ int drive_finish(struct drive *d, struct drive_result *ret) {
 	ret->elapsed_usec =
 		end > d->measure_from_nsec ? (end - d->measure_from_nsec) / NSEC_PER_USEC : 0;
 	ret->interrupted = atomic_load(&d->interrupted);
+	drive_schedule_sum(d, &ret->schedule);
 	drive_free(d);
 	return 0;
 }

@@ -38,9 +38,10 @@ struct drive_params {
 	uint64_t io_timeout_usec;
 };
 
-/* Error counts, each a number of connections. */
+/* Error counts, each a number of connections but lost, a number of messages. */
 struct drive_errors {
-	uint64_t refused;           /* connect refused, or closed by the server before any echo */
+	uint64_t refused;           /* connect() refused: nothing listens, or the backlog is full */
+	uint64_t closed_by_server;  /* connected, then closed by the server before any echo */
 	uint64_t connect_failed;    /* connect failed otherwise (no such socket, …) */
 	uint64_t connect_timeout;   /* the backlog stayed full past --connect-timeout */
 	uint64_t reset;             /* reset or broken pipe after some echo */
@@ -48,6 +49,7 @@ struct drive_errors {
 	uint64_t timed_out;         /* no progress for --io-timeout */
 	uint64_t verify_failures;   /* an echoed byte differed */
 	uint64_t short_connections; /* connected, but ended before their share was done */
+	uint64_t lost;              /* datagram or seqpacket messages never echoed */
 };
 
 #define DRIVE_MISMATCHES_MAX 16
@@ -57,18 +59,29 @@ struct drive_mismatch {
 	uint64_t offset;
 };
 
+/* The open loop's schedule against what went out. */
+struct drive_schedule {
+	uint64_t due;         /* messages the schedule released by the end of the run */
+	uint64_t sent;        /* messages sent */
+	uint64_t unsent_full; /* due, unsent, waiting on a socket the server did not drain */
+	uint64_t run_usec;    /* from the start of traffic to the last thread's stop */
+};
+
 struct drive_result {
-	uint64_t connected;
-	uint64_t connect_usec;                            /* to open them all */
-	uint64_t elapsed_usec;                            /* the measured run, after any warmup */
-	uint64_t round_trips;                             /* measured */
-	uint64_t bytes_sent, bytes_received;              /* measured */
+	uint64_t opened;                     /* connections connect() accepted */
+	uint64_t connected;                  /* of them, those that completed an echo */
+	int connect_errno;                   /* the first connect() failure, 0 if none */
+	uint64_t connect_usec;               /* to open them all */
+	uint64_t elapsed_usec;               /* the measured run, after any warmup */
+	uint64_t round_trips;                /* measured */
+	uint64_t bytes_sent, bytes_received; /* measured */
 	uint64_t total_round_trips, total_bytes_received; /* including warmup */
 	bool interrupted;
 	struct drive_errors errors;
 	struct drive_mismatch mismatches[DRIVE_MISMATCHES_MAX]; /* the first few */
 	uint64_t n_mismatches;
-	struct hist hist; /* measured latencies */
+	struct drive_schedule schedule; /* open loop */
+	struct hist hist;               /* measured latencies */
 };
 
 /* Live figures for progress and periodic lines; read while the run goes on. */

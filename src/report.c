@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Results as text, JSON and CSV; the progress bar and periodic lines. The only printer. */
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <string.h>
@@ -18,14 +19,36 @@ enum report_format report_format(const struct client_opts *o) {
 }
 
 static uint64_t errors_total(const struct drive_errors *e) {
-	return e->refused + e->connect_failed + e->connect_timeout + e->reset + e->eof_early +
-	       e->timed_out + e->verify_failures;
+	return e->refused + e->closed_by_server + e->connect_failed + e->connect_timeout +
+	       e->reset + e->eof_early + e->timed_out + e->verify_failures + e->lost;
+}
+
+/* Open loop: messages due and never sent. Up to RATE_TOLERANCE of them is timer jitter at
+ * the end of the run; more is a target the run did not meet. */
+#define RATE_TOLERANCE 0.01
+
+static uint64_t schedule_unsent(const struct drive_schedule *s) {
+	return s->due - MIN(s->due, s->sent);
+}
+
+static bool schedule_missed(const struct drive_schedule *s) {
+	return (double)schedule_unsent(s) > RATE_TOLERANCE * (double)s->due;
+}
+
+/* Who held the messages back, as far as the client can tell: those waiting on a socket the
+ * server did not drain are the server's; the rest the client did not get out in time. */
+static const char *schedule_bottleneck(const struct drive_schedule *s) {
+	if (!schedule_missed(s))
+		return NULL;
+	return s->unsent_full * 2 >= schedule_unsent(s) ? "server" : "client";
 }
 
 int report_exit_status(const struct drive_result *r) {
 	if (r->connected == 0)
 		return 3;
-	return errors_total(&r->errors) > 0 ? 1 : 0;
+	if (errors_total(&r->errors) > 0 || schedule_missed(&r->schedule) || r->round_trips == 0)
+		return 1;
+	return 0;
 }
 
 /* "38.1us", "2.10ms": three significant digits in a unit that fits. */
@@ -80,12 +103,34 @@ static void json_latency(FILE *f, const struct hist *h) {
 
 static void json_errors(FILE *f, const struct drive_errors *e) {
 	fprintf(f,
-		"{\"refused\": %" PRIu64 ", \"connect_failed\": %" PRIu64
-		", \"connect_timeout\": %" PRIu64 ", \"reset\": %" PRIu64
-		", \"eof_early\": %" PRIu64 ", \"timed_out\": %" PRIu64
-		", \"verify_failures\": %" PRIu64 ", \"short_connections\": %" PRIu64 "}",
-		e->refused, e->connect_failed, e->connect_timeout, e->reset, e->eof_early,
-		e->timed_out, e->verify_failures, e->short_connections);
+		"{\"refused\": %" PRIu64 ", \"closed_by_server\": %" PRIu64
+		", \"connect_failed\": %" PRIu64 ", \"connect_timeout\": %" PRIu64
+		", \"reset\": %" PRIu64 ", \"eof_early\": %" PRIu64 ", \"timed_out\": %" PRIu64
+		", \"verify_failures\": %" PRIu64 ", \"lost\": %" PRIu64
+		", \"short_connections\": %" PRIu64 "}",
+		e->refused, e->closed_by_server, e->connect_failed, e->connect_timeout, e->reset,
+		e->eof_early, e->timed_out, e->verify_failures, e->lost, e->short_connections);
+}
+
+/* The open loop's target against what went out; null for the closed loop. */
+static void json_schedule(FILE *f, const struct drive_params *p, const struct drive_schedule *s) {
+	const char *who = schedule_bottleneck(s);
+
+	if (p->mode != DRIVE_OPEN) {
+		fputs("null", f);
+		return;
+	}
+	fprintf(f,
+		"{\"target_per_s\": %" PRIu64 ", \"achieved_per_s\": %.1f, \"due\": %" PRIu64
+		", \"sent\": %" PRIu64 ", \"unsent\": %" PRIu64 ", \"missed\": %s"
+		", \"bottleneck\": ",
+		p->rate, per_second(s->sent, s->run_usec), s->due, s->sent, schedule_unsent(s),
+		schedule_missed(s) ? "true" : "false");
+	if (who)
+		json_string(f, who);
+	else
+		fputs("null", f);
+	fputs("}", f);
 }
 
 static void json_machine(FILE *f) {
@@ -115,20 +160,28 @@ static void json_params(FILE *f, const struct client_opts *o, const struct drive
 		(double)p->connect_timeout_usec / 1e6, (double)p->io_timeout_usec / 1e6);
 }
 
-static void json_result(FILE *f, const struct drive_result *r) {
+static void json_result(FILE *f, const struct drive_params *p, const struct drive_result *r) {
 	fprintf(f,
-		"{\"connections\": %" PRIu64 ", \"connect_s\": %.6f, \"elapsed_s\": %.6f"
+		"{\"connections\": %" PRIu64 ", \"connections_opened\": %" PRIu64
+		", \"connect_s\": %.6f, \"elapsed_s\": %.6f"
 		", \"round_trips\": %" PRIu64 ", \"bytes_sent\": %" PRIu64
 		", \"bytes_received\": %" PRIu64 ", \"round_trips_per_s\": %.1f"
 		", \"mib_per_s\": %.3f, \"interrupted\": %s, \"latency_us\": ",
-		r->connected, (double)r->connect_usec / 1e6, (double)r->elapsed_usec / 1e6,
-		r->round_trips, r->bytes_sent, r->bytes_received,
+		r->connected, r->opened, (double)r->connect_usec / 1e6,
+		(double)r->elapsed_usec / 1e6, r->round_trips, r->bytes_sent, r->bytes_received,
 		per_second(r->round_trips, r->elapsed_usec),
 		per_second(r->bytes_received, r->elapsed_usec) / MIB,
 		r->interrupted ? "true" : "false");
 	json_latency(f, &r->hist);
+	fputs(", \"rate\": ", f);
+	json_schedule(f, p, &r->schedule);
 	fputs(", \"errors\": ", f);
 	json_errors(f, &r->errors);
+	fputs(", \"connect_error\": ", f);
+	if (r->connect_errno)
+		json_string(f, strerror(r->connect_errno));
+	else
+		fputs("null", f);
 	fputs(", \"mismatches\": [", f);
 	for (uint64_t i = 0; i < r->n_mismatches; i++)
 		fprintf(f, "%s{\"connection\": %" PRIu64 ", \"offset\": %" PRIu64 "}",
@@ -139,7 +192,8 @@ static void json_result(FILE *f, const struct drive_result *r) {
 static const char *const csv_header =
 	"command,type,mode,connections,chunk,depth,rate,elapsed_s,round_trips,round_trips_per_s,"
 	"mib_per_s,p50_us,p90_us,p99_us,p99_9_us,max_us,mean_us,stddev_us,refused,connect_failed,"
-	"connect_timeout,reset,eof_early,timed_out,verify_failures,short_connections";
+	"connect_timeout,reset,eof_early,timed_out,verify_failures,short_connections,"
+	"closed_by_server,lost,connections_opened,target_per_s,achieved_per_s,unsent";
 
 static void csv_row(FILE *f, const char *command, const struct drive_params *p,
 		    const struct drive_result *r) {
@@ -160,20 +214,30 @@ static void csv_row(FILE *f, const char *command, const struct drive_params *p,
 		hist_stddev(h) / 1e3);
 	fprintf(f,
 		",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-		",%" PRIu64 "\n",
+		",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64,
 		e->refused, e->connect_failed, e->connect_timeout, e->reset, e->eof_early,
-		e->timed_out, e->verify_failures, e->short_connections);
+		e->timed_out, e->verify_failures, e->short_connections, e->closed_by_server,
+		e->lost, r->opened);
+	if (p->mode == DRIVE_OPEN)
+		fprintf(f, ",%" PRIu64 ",%.1f,%" PRIu64 "\n", p->rate,
+			per_second(r->schedule.sent, r->schedule.run_usec),
+			schedule_unsent(&r->schedule));
+	else
+		fputs(",,,\n", f);
 }
 
 static void text_errors(FILE *f, const struct drive_result *r) {
 	const struct drive_errors *e = &r->errors;
-	static const char *const names[] = { "refused",           "connect failed",
-					     "connect timed out", "reset",
-					     "EOF early",         "timed out",
-					     "verify failed",     "short connections" };
-	const uint64_t values[] = { e->refused,         e->connect_failed,   e->connect_timeout,
-				    e->reset,           e->eof_early,        e->timed_out,
-				    e->verify_failures, e->short_connections };
+	static const char *const names[] = {
+		"refused",       "closed by server",  "connect failed", "connect timed out",
+		"reset",         "EOF early",         "timed out",      "verify failed",
+		"lost messages", "short connections",
+	};
+	const uint64_t values[] = {
+		e->refused, e->closed_by_server,  e->connect_failed, e->connect_timeout,
+		e->reset,   e->eof_early,         e->timed_out,      e->verify_failures,
+		e->lost,    e->short_connections,
+	};
 	bool any = false;
 
 	fprintf(f, "  errors        ");
@@ -191,6 +255,54 @@ static void text_errors(FILE *f, const struct drive_result *r) {
 	if (e->verify_failures > r->n_mismatches)
 		fprintf(f, "  mismatch      … and %" PRIu64 " more connections\n",
 			e->verify_failures - r->n_mismatches);
+}
+
+static void text_schedule(FILE *f, const struct drive_params *p, const struct drive_schedule *s) {
+	const char *who = schedule_bottleneck(s);
+	double achieved = per_second(s->sent, s->run_usec);
+
+	fprintf(f, "  rate          target %" PRIu64 "/s, sent %.1f/s (%.1f%%)", p->rate, achieved,
+		p->rate ? 100.0 * achieved / (double)p->rate : 0.0);
+	if (schedule_unsent(s))
+		fprintf(f, ", %" PRIu64 " due and never sent", schedule_unsent(s));
+	fputs("\n", f);
+	if (who)
+		fprintf(f, "  missed        the target, by more than %.0f%%: %s\n",
+			RATE_TOLERANCE * 100,
+			strcmp(who, "server") == 0
+				? "the server did not read fast enough (the sockets stayed full)"
+				: "the client could not send fast enough (try more --threads)");
+}
+
+/* Why connections failed to open, with what to do about it. */
+static void text_connect_error(FILE *f, const struct client_opts *o, const struct drive_params *p,
+			       int err) {
+	fprintf(f, "  connect error %s", strerror(err));
+	switch (err) {
+		case EACCES:
+		case EPERM:
+			fprintf(f,
+				": the socket's owner and group may connect (ls -l %s), and "
+				"ipcd's access lists may narrow it further\n",
+				o->socket);
+			break;
+		case ENOENT:
+			fputs(": no such socket; is the daemon running (systemctl start "
+			      "ipcd.socket)?\n",
+			      f);
+			break;
+		case ECONNREFUSED:
+			fputs(": nothing accepts on it (a stale socket file, or the backlog is "
+			      "full)\n",
+			      f);
+			break;
+		case EPROTOTYPE:
+			fprintf(f, ": it is not a %s socket (see --type)\n",
+				client_type_to_string(p->type));
+			break;
+		default:
+			fputs("\n", f);
+	}
 }
 
 static void text_latency(FILE *f, const struct hist *h) {
@@ -229,8 +341,10 @@ static void text_run(FILE *f, const struct client_opts *o, const struct drive_pa
 		fprintf(f, "depth %" PRIu64, p->depth);
 	fprintf(f, ", %s, %s%s\n", client_type_to_string(p->type), o->socket,
 		r->interrupted ? " (interrupted)" : "");
-	fprintf(f, "  connected     %" PRIu64 " in %s\n", r->connected,
-		format_timespan(d, sizeof(d), r->connect_usec));
+	fprintf(f, "  connected     %" PRIu64, r->connected);
+	if (r->opened != r->connected)
+		fprintf(f, " of %" PRIu64 " opened", r->opened);
+	fprintf(f, " in %s\n", format_timespan(d, sizeof(d), r->connect_usec));
 	fprintf(f, "  elapsed       %s%s\n", format_timespan(d, sizeof(d), r->elapsed_usec),
 		p->warmup_usec ? " (after warmup)" : "");
 	fprintf(f, "  round trips   %" PRIu64 " (%.1f/s)\n", r->round_trips,
@@ -239,8 +353,16 @@ static void text_run(FILE *f, const struct client_opts *o, const struct drive_pa
 		per_second(r->bytes_received, r->elapsed_usec) / MIB,
 		format_size(a, sizeof(a), r->bytes_sent),
 		format_size(b, sizeof(b), r->bytes_received));
+	if (p->mode == DRIVE_OPEN)
+		text_schedule(f, p, &r->schedule);
 	text_latency(f, &r->hist);
 	text_errors(f, r);
+	if (r->connect_errno)
+		text_connect_error(f, o, p, r->connect_errno);
+	if (r->connected > 0 && r->round_trips == 0)
+		fprintf(f, "  measured      nothing: %s\n",
+			p->warmup_usec ? "the warm-up took the whole run"
+				       : "no round trip completed");
 }
 
 void report_run(FILE *f, const struct client_opts *o, const struct drive_params *p,
@@ -253,7 +375,7 @@ void report_run(FILE *f, const struct client_opts *o, const struct drive_params 
 			fputs(", \"parameters\": ", f);
 			json_params(f, o, p);
 			fputs(", \"result\": ", f);
-			json_result(f, r);
+			json_result(f, p, r);
 			fputs("}\n", f);
 			break;
 		case REPORT_CSV:
@@ -284,7 +406,7 @@ void report_suite(FILE *f, const struct client_opts *o, const struct suite_row *
 					rows[i].workload);
 				json_params(f, o, &rows[i].params);
 				fputs(", \"result\": ", f);
-				json_result(f, rows[i].result);
+				json_result(f, &rows[i].params, rows[i].result);
 				fputs("}", f);
 			}
 			fputs("]}\n", f);

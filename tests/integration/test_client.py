@@ -22,8 +22,8 @@ import pytest
 from conftest import IPC_CLIENT, SANITIZER_REPORT, wait_until
 
 QUIET = "log = { connections = false; };\n"
-ERROR_KEYS = ("refused", "connect_failed", "connect_timeout", "reset", "eof_early", "timed_out",
-              "verify_failures", "short_connections")
+ERROR_KEYS = ("refused", "closed_by_server", "connect_failed", "connect_timeout", "reset",
+              "eof_early", "timed_out", "verify_failures", "lost", "short_connections")
 
 
 def client_env(**extra):
@@ -155,7 +155,7 @@ def test_json_has_every_documented_key_and_csv_matches(ipcd):
     assert set(doc["result"]) == {
         "connections", "connect_s", "elapsed_s", "round_trips", "bytes_sent", "bytes_received",
         "round_trips_per_s", "mib_per_s", "interrupted", "latency_us", "errors", "mismatches",
-        "exit_status"}
+        "exit_status", "connections_opened", "rate", "connect_error"}
     assert set(doc["result"]["latency_us"]) == {
         "count", "min", "p50", "p90", "p99", "p99_9", "max", "mean", "stddev", "overflow"}
     assert set(doc["result"]["errors"]) == set(ERROR_KEYS)
@@ -317,7 +317,7 @@ def test_verify_reports_connection_and_offset_of_a_corrupted_byte(workdir):
 # --- 6. a daemon at its connection limit -------------------------------------------------
 
 
-def test_connections_beyond_max_connections_count_as_refused(ipcd):
+def test_connections_beyond_max_connections_count_as_closed_by_server(ipcd):
     d = ipcd("limits = { max_connections = 5; };\n").start_ready()
     d.wait_log(r"Connection 1 .*closed")  # the wake-up exchange is gone: 5 slots free
     # Bound by time, not count: the five admitted stay open until ipcd has taken all ten from
@@ -328,11 +328,11 @@ def test_connections_beyond_max_connections_count_as_refused(ipcd):
     r = doc["result"]
     assert r["exit_status"] == 1
     # connect() succeeds into the backlog for all ten; ipcd then closes the five over its
-    # limit before they see any echo.
-    assert r["connections"] == 10
-    assert r["errors"]["refused"] == 5
-    assert {k: v for k, v in r["errors"].items() if k != "refused"} == \
-        dict.fromkeys(ERROR_KEYS[1:], 0)
+    # limit before they see any echo: opened, not connected, and closed by the server.
+    assert r["connections_opened"] == 10 and r["connections"] == 5
+    assert r["errors"]["closed_by_server"] == 5
+    assert {k: v for k, v in r["errors"].items() if k != "closed_by_server"} == \
+        dict.fromkeys(set(ERROR_KEYS) - {"closed_by_server"}, 0)
     assert r["mismatches"] == []
     assert r["round_trips"] > 0
     assert r["bytes_received"] == r["bytes_sent"] == 100 * r["round_trips"]
