@@ -235,13 +235,37 @@ static bool allowed_for(int opt, enum client_command cmd, const char **ret_name)
 	return true;
 }
 
+/* Options a person may bring from another tool, and ours that do that job: ping(8) counts
+ * with -c, which is the number of connections here. */
+static const struct {
+	int opt;
+	enum client_command command;
+	const char *what, *instead;
+} option_instead[] = {
+	{ 'c', CMD_PING, "its count of round trips", "-n" },
+};
+
+static int not_an_option(int opt, const char *name, enum client_command cmd, const char *value,
+			 char *err, size_t len) {
+	for (size_t i = 0; i < ARRAY_SIZE(option_instead); i++)
+		if (option_instead[i].opt == opt && option_instead[i].command == cmd)
+			return fail(err, len,
+				    "%s is not an option of '%s': %s is %s, as in '%s %s %s'", name,
+				    command_names[cmd], option_instead[i].what,
+				    option_instead[i].instead, command_names[cmd],
+				    option_instead[i].instead, value);
+	return fail(err, len, "%s is not an option of '%s'", name, command_names[cmd]);
+}
+
+/* err may be NULL: then only whether s is a command. */
 static int parse_command(const char *s, enum client_command *ret, char *err, size_t len) {
 	for (int c = 0; c < _CMD_MAX; c++)
 		if (strcmp(s, command_names[c]) == 0) {
 			*ret = (enum client_command)c;
 			return 0;
 		}
-	return fail(err, len, "unknown command '%s' (load, ping, rate, suite or echo)", s);
+	return err ? fail(err, len, "unknown command '%s' (load, ping, rate, suite or echo)", s)
+		   : -EINVAL;
 }
 
 static void set_defaults(struct client_opts *o) {
@@ -266,9 +290,31 @@ static void set_defaults(struct client_opts *o) {
 	};
 }
 
-/* Collects raw values; what they mean depends on the command, so they are read afterwards. */
-static int collect(int argc, char **argv, struct given *g, struct client_opts *o, char *err,
-		   size_t len) {
+/*
+ * "ipc-client -c 5 load": the words are those of a valid line, in the wrong order. getopt_long()
+ * has moved the operands to the end (argv[first…]), so the options are argv[1…first-1] in the
+ * order given; the line is shown again with the first operand, the command, in front.
+ */
+static int command_after_options(int argc, char **argv, int first, char *err, size_t len) {
+	enum client_command cmd;
+	size_t at;
+
+	if (parse_command(argv[first], &cmd, NULL, 0) < 0)
+		return fail(err, len, "unexpected argument '%s'", argv[first]);
+	at = (size_t)snprintf(err, len, "options follow the command: ipc-client %s",
+			      command_names[cmd]);
+	for (int i = 1; i < argc && at < len; i++)
+		if (i != first)
+			at += (size_t)snprintf(err + at, len - at, " %s", argv[i]);
+	return -EINVAL;
+}
+
+/*
+ * Collects raw values; what they mean depends on the command, so they are read afterwards.
+ * command is argv[0] here, or NULL when argv starts with options ("ipc-client --help").
+ */
+static int collect(int argc, char **argv, const char *command, struct given *g,
+		   struct client_opts *o, char *err, size_t len) {
 	static const struct option options[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "type", required_argument, NULL, OPT_TYPE },
@@ -308,19 +354,15 @@ static int collect(int argc, char **argv, struct given *g, struct client_opts *o
 				printf("ipc-client %s\n", VERSION);
 				return 1;
 			case ':':
-				return fail(err, len, "option '%s' needs an argument",
-					    argv[optind - 1]);
 			case '?':
-				/* Inside a cluster ("-Zq") optind has not moved on: optopt names
-				 * it. */
-				if (optopt)
-					return fail(err, len, "unknown option '-%c'", optopt);
-				return fail(err, len, "unknown option '%s'", argv[optind - 1]);
+				return parse_getopt_error(c, argv, options, err, len);
 			default:
 				g->set[c] = true;
 				g->value[c] = optarg;
 		}
 	if (optind < argc) {
+		if (!command)
+			return command_after_options(argc, argv, optind, err, len);
 		if (o->command != CMD_SUITE || o->suite)
 			return fail(err, len, "unexpected argument '%s'", argv[optind]);
 		o->suite = argv[optind++];
@@ -410,7 +452,7 @@ int client_opts_parse(int argc, char **argv, struct client_opts *ret, char *err,
 		return fail(err, len, "missing command (load, ping, rate, suite or echo)");
 	if (argv[1][0] == '-') {
 		/* Only --help and --version stand without a command. */
-		r = collect(argc, argv, &g, &o, err, len);
+		r = collect(argc, argv, NULL, &g, &o, err, len);
 		return r != 0 ? r
 			      : fail(err, len, "missing command (load, ping, rate, suite or echo)");
 	}
@@ -418,13 +460,12 @@ int client_opts_parse(int argc, char **argv, struct client_opts *ret, char *err,
 	if (r < 0)
 		return r;
 	set_defaults(&o);
-	r = collect(argc - 1, argv + 1, &g, &o, err, len);
+	r = collect(argc - 1, argv + 1, argv[1], &g, &o, err, len);
 	if (r != 0)
 		return r;
 	for (int c = 0; c < OPT_CODES; c++)
 		if (g.set[c] && !allowed_for(c, o.command, &name))
-			return fail(err, len, "%s is not an option of '%s'", name,
-				    command_names[o.command]);
+			return not_an_option(c, name, o.command, g.value[c], err, len);
 
 	if (g.set['s'])
 		o.socket = g.value['s'];

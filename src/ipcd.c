@@ -99,17 +99,13 @@ static int parse_argv(int argc, char **argv) {
 			case 'h':
 				help();
 				return 0;
-			case ':':
-				log_usage_error("option '%s' needs an argument", argv[optind - 1]);
-				return -EINVAL;
-			default:
-				/* Inside a cluster ("-vZ") optind has not moved on: optopt names
-				 * it. */
-				if (optopt)
-					log_usage_error("unknown option '-%c'", optopt);
-				else
-					log_usage_error("unknown option '%s'", argv[optind - 1]);
-				return -EINVAL;
+			default: {
+				/* '?' or ':': getopt_long() says no more than which it was. */
+				char msg[256];
+				r = parse_getopt_error(c, argv, options, msg, sizeof(msg));
+				log_usage_error("%s", msg);
+				return r;
+			}
 		}
 	if (optind < argc) {
 		log_usage_error("unexpected argument '%s'", argv[optind]);

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Numbers, sizes and durations as people write them. One unit table per kind drives both
- * parsing and printing, so what ipcd prints it also reads back. Pure: no logging, no globals.
+ * parsing and printing, so what ipcd prints it also reads back; and getopt_long()'s failures
+ * as one line for people. Pure: no logging, no globals of its own.
  */
 #include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -202,4 +205,79 @@ char *format_timespan(char *buf, size_t len, uint64_t usec) {
 			 (unsigned long long)(usec / (3600 * USEC_PER_SEC)),
 			 (unsigned long long)(usec / (60 * USEC_PER_SEC) % 60));
 	return buf;
+}
+
+/* Appends to buf at *at; on truncation *at stays at the end and the line is cut short. */
+_printf_(4, 5) static void append(char *buf, size_t len, size_t *at, const char *fmt, ...) {
+	va_list ap;
+	int n;
+
+	if (*at >= len)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *at, len - *at, fmt, ap);
+	va_end(ap);
+	*at = n < 0 ? len : MIN(len, *at + (size_t)n);
+}
+
+/* Long options whose names start with the n bytes at name. */
+static unsigned long_matches(const struct option *options, const char *name, size_t n) {
+	unsigned matches = 0;
+
+	for (const struct option *o = options; o->name; o++)
+		matches += strncmp(o->name, name, n) == 0;
+	return matches;
+}
+
+/* Whether the n bytes at name start a long option of code val that takes no argument. */
+static bool takes_no_argument(const struct option *options, const char *name, size_t n, int val) {
+	for (const struct option *o = options; o->name; o++)
+		if (strncmp(o->name, name, n) == 0 && o->has_arg == no_argument && !o->flag &&
+		    o->val == val)
+			return true;
+	return false;
+}
+
+int parse_getopt_error(int c, char *const *argv, const struct option *options, char *buf,
+		       size_t len) {
+	/* A long option's failure has always consumed it, so it is argv[optind - 1]; a short
+	 * one may be inside a cluster ("-vZq") that optind has not left, and only optopt names
+	 * it. getopt_long() sets optopt to 0 for an unknown or ambiguous long option, to the
+	 * option's code for one given an argument it does not take (an int, often no letter),
+	 * and to the letter for a short option. */
+	const char *arg = optind > 0 ? argv[optind - 1] : "";
+	bool dashdash = strncmp(arg, "--", 2) == 0;
+	const char *name = dashdash ? arg + 2 : "";
+	size_t n = strcspn(name, "="), at = 0;
+
+	if (c == '?' && optopt != 0 && dashdash && name[n] == '=' &&
+	    takes_no_argument(options, name, n, optopt)) {
+		snprintf(buf, len, "option '--%.*s' takes no argument", (int)n, name);
+	} else if (c == ':' && dashdash) {
+		snprintf(buf, len, "option '%s' needs an argument", arg);
+	} else if (c == '?' && optopt == 0 && n > 0 && long_matches(options, name, n) > 1) {
+		/* getopt_long() took none of several names that start alike. */
+		const char *sep = "";
+		append(buf, len, &at, "option '--%.*s' is ambiguous (", (int)n, name);
+		for (const struct option *o = options; o->name; o++)
+			if (strncmp(o->name, name, n) == 0) {
+				append(buf, len, &at, "%s--%s", sep, o->name);
+				sep = ", ";
+			}
+		append(buf, len, &at, ")");
+	} else if (c == '?' && optopt == 0) {
+		snprintf(buf, len, "unknown option '%.*s'", n > 0 ? (int)n + 2 : (int)strlen(arg),
+			 arg);
+	} else {
+		/* A byte that is no printable letter (part of "-é", say) is shown as its value. */
+		char letter[8];
+		if (optopt > ' ' && optopt < 0x7f)
+			snprintf(letter, sizeof(letter), "-%c", optopt);
+		else
+			snprintf(letter, sizeof(letter), "-\\x%02x", (unsigned)optopt & 0xffu);
+		snprintf(buf, len,
+			 c == ':' ? "option '%s' needs an argument" : "unknown option '%s'",
+			 letter);
+	}
+	return -EINVAL;
 }

@@ -39,5 +39,15 @@ char *format_duration(char *buf, size_t len, uint64_t usec);
 /* For people, rounded: "0.4ms", "12ms", "1.5s", "2min 5s", "3h 20min". Returns buf. */
 char *format_timespan(char *buf, size_t len, uint64_t usec);
 
+/*
+ * After getopt_long() returned '?' or ':' (optstring starting with ':', opterr = 0, so that it
+ * prints nothing): one line in buf naming the option as it was typed, from argv, optind and
+ * optopt, and what is wrong with it ("option '--json' takes no argument"). c is what
+ * getopt_long() returned; argv and options are what it was given. Returns -EINVAL.
+ */
+struct option;
+int parse_getopt_error(int c, char *const *argv, const struct option *options, char *buf,
+		       size_t len);
+
 #define FORMAT_SIZE_MAX 32
 #define FORMAT_DURATION_MAX 32

@@ -136,3 +136,88 @@ TEST(defaults_and_values) {
 	ASSERT_TRUE(o.json);
 	unsetenv("IPCD_SOCKET");
 }
+
+/* getopt_long()'s failures name the option as it was typed (issue 12, item 8). */
+static const struct {
+	const char *args;
+	const char *message;
+} exact[] = {
+	{ "load --json=1", "option '--json' takes no argument" },
+	{ "load --json=", "option '--json' takes no argument" },
+	{ "load --js=1", "option '--js' takes no argument" },
+	{ "load --help=x", "option '--help' takes no argument" },
+	{ "--version=2", "option '--version' takes no argument" },
+	{ "load --bogus=1", "unknown option '--bogus'" },
+	{ "load --bogus", "unknown option '--bogus'" },
+	{ "load -Z", "unknown option '-Z'" },
+	{ "load -qZq", "unknown option '-Z'" },
+	{ "load --json -Zq", "unknown option '-Z'" },
+	{ "load -qs", "option '-s' needs an argument" },
+	{ "load --socket", "option '--socket' needs an argument" },
+	{ "load --ver", "option '--ver' is ambiguous (--verify, --version)" },
+	{ "load --co", "option '--co' is ambiguous (--connections, --count, --connect-timeout)" },
+	{ "ping -c 3", "-c is not an option of 'ping': its count of round trips is -n, as in "
+		       "'ping -n 3'" },
+	{ "ping --connections=3", "-c is not an option of 'ping': its count of round trips is -n, "
+				  "as in 'ping -n 3'" },
+	{ "-c 5 load", "options follow the command: ipc-client load -c 5" },
+	{ "--json ping -n 3", "options follow the command: ipc-client ping --json -n 3" },
+	{ "-s @x suite qt", "options follow the command: ipc-client suite -s @x qt" },
+	{ "-c 5 frob", "unexpected argument 'frob'" },
+	{ "-c 5", "missing command (load, ping, rate, suite or echo)" },
+};
+
+TEST(getopt_failures_name_the_option) {
+	for (size_t i = 0; i < ARRAY_SIZE(exact); i++) {
+		struct client_opts o;
+		char err[CLIENT_ERROR_MAX];
+		int r = parse(exact[i].args, &o, err);
+		if (r != -EINVAL || strcmp(err, exact[i].message) != 0)
+			ASSERT_FAIL_("'%s': r=%d, message \"%s\", wanted \"%s\"", exact[i].args, r,
+				     err, exact[i].message);
+	}
+}
+
+TEST(options_before_the_command_fit_a_short_buffer) {
+	char *argv[] = { "ipc-client", "-s", "@a-rather-long-socket-name", "--json", "load" };
+	struct client_opts o;
+	char err[24];
+
+	ASSERT_EQ(client_opts_parse((int)ARRAY_SIZE(argv), argv, &o, err, sizeof(err)), -EINVAL);
+	ASSERT_STREQ(err, "options follow the comm");
+}
+
+/* A warm-up that leaves nothing to measure is a usage error wherever that is known before the
+ * run (issue 12, item 2); with a byte count it is not. */
+TEST(warmup_must_leave_something_to_measure) {
+	static const struct {
+		const char *args;
+		const char *message;
+	} refused[] = {
+		{ "load -t 5s --warmup 10s", "--warmup 10s must be shorter than the run (-t 5s)" },
+		{ "load -t 1s --warmup 1s", "--warmup 1s must be shorter than the run (-t 1s)" },
+		{ "load --warmup 1h", "--warmup 1h must be shorter than the run (-t 5s)" },
+		{ "load --warmup 5s", "--warmup 5s must be shorter than the run (-t 5s)" },
+		{ "rate -t 2s --warmup 1h", "--warmup 1h must be shorter than the run (-t 2s)" },
+		{ "rate --warmup 5000ms", "--warmup 5000ms must be shorter than the run (-t 5s)" },
+	};
+	struct client_opts o;
+	char err[CLIENT_ERROR_MAX];
+
+	for (size_t i = 0; i < ARRAY_SIZE(refused); i++) {
+		int r = parse(refused[i].args, &o, err);
+		if (r != -EINVAL || strcmp(err, refused[i].message) != 0)
+			ASSERT_FAIL_("'%s': r=%d, message \"%s\", wanted \"%s\"", refused[i].args,
+				     r, err, refused[i].message);
+	}
+	ASSERT_EQ(parse("load -t 5s --warmup 4999ms", &o, err), 0);
+	ASSERT_EQ(o.warmup_usec, 4999000);
+	ASSERT_EQ(parse("rate -t 1h --warmup 1h", &o, err), -EINVAL);
+	ASSERT_EQ(parse("rate -t 2h --warmup 1h", &o, err), 0);
+	/* How long a count takes is known only once it has been sent: the run decides. */
+	ASSERT_EQ(parse("load -n 1M --warmup 1h", &o, err), 0);
+	ASSERT_EQ(o.limit, LIMIT_BYTES_PER_CONN);
+	ASSERT_EQ(o.warmup_usec, 3600 * USEC_PER_SEC);
+	ASSERT_EQ(parse("load --total 1M --warmup 10s", &o, err), 0);
+	ASSERT_EQ(o.limit, LIMIT_TOTAL_BYTES);
+}

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <getopt.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -153,4 +154,63 @@ TEST(format_timespan_for_people) {
 	ASSERT_STREQ(format_timespan(buf, sizeof(buf), 1500000), "1.5s");
 	ASSERT_STREQ(format_timespan(buf, sizeof(buf), 125 * USEC_PER_SEC), "2min 5s");
 	ASSERT_STREQ(format_timespan(buf, sizeof(buf), 12000 * USEC_PER_SEC), "3h 20min");
+}
+
+/* ipcd's table: option codes above 255 are no letters, and must never be printed as one. */
+static const struct option ipcd_like[] = {
+	{ "config", required_argument, NULL, 'c' }, { "check-config", no_argument, NULL, 0x100 },
+	{ "verbose", no_argument, NULL, 'v' },      { "version", no_argument, NULL, 0x101 },
+	{ "help", no_argument, NULL, 'h' },         {},
+};
+
+static const char *getopt_message(const char *a1, const char *a2, char *buf, size_t len) {
+	char w1[64], w2[64];
+	char *argv[] = { "ipcd", w1, w2, NULL };
+	int argc = a2 ? 3 : 2, c;
+
+	snprintf(w1, sizeof(w1), "%s", a1);
+	snprintf(w2, sizeof(w2), "%s", a2 ? a2 : "");
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":c:vh", ipcd_like, NULL)) >= 0)
+		if (c == '?' || c == ':') {
+			if (parse_getopt_error(c, argv, ipcd_like, buf, len) != -EINVAL)
+				return "(not -EINVAL)";
+			return buf;
+		}
+	return "(no failure)";
+}
+
+TEST(getopt_error_names_the_option_as_typed) {
+	static const struct {
+		const char *a1, *a2, *message;
+	} cases[] = {
+		{ "--check-config=1", NULL, "option '--check-config' takes no argument" },
+		{ "--check=", NULL, "option '--check' takes no argument" },
+		{ "--help=x", NULL, "option '--help' takes no argument" },
+		{ "-v", "--version=1", "option '--version' takes no argument" },
+		{ "--bogus=1", NULL, "unknown option '--bogus'" },
+		{ "--bogus", NULL, "unknown option '--bogus'" },
+		{ "--=1", NULL, "unknown option '--=1'" },
+		{ "--ver", NULL, "option '--ver' is ambiguous (--verbose, --version)" },
+		{ "-c", NULL, "option '-c' needs an argument" },
+		{ "-vc", NULL, "option '-c' needs an argument" },
+		{ "--config", NULL, "option '--config' needs an argument" },
+		{ "-v", "--conf", "option '--conf' needs an argument" },
+		{ "-Z", NULL, "unknown option '-Z'" },
+		{ "-vZv", NULL, "unknown option '-Z'" },
+		{ "--verbose", "-Zv", "unknown option '-Z'" },
+		{ "-\xc3\xa9", NULL, "unknown option '-\\xc3'" },
+	};
+	char buf[128];
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		const char *m = getopt_message(cases[i].a1, cases[i].a2, buf, sizeof(buf));
+		if (strcmp(m, cases[i].message) != 0)
+			ASSERT_FAIL_("'%s %s': \"%s\", wanted \"%s\"", cases[i].a1,
+				     cases[i].a2 ? cases[i].a2 : "", m, cases[i].message);
+	}
+	/* Cut short, never overrun. */
+	ASSERT_STREQ(getopt_message("--ver", NULL, buf, 20), "option '--ver' is a");
+	ASSERT_STREQ(getopt_message("--check-config=1", NULL, buf, 8), "option ");
 }
