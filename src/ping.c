@@ -24,6 +24,18 @@ static bool is_echo_of(const struct pattern *pat, uint64_t seq, uint64_t chunk, 
 	return pattern_check(pat, 0, seq * chunk, buf, chunk) < 0;
 }
 
+/* Whether a datagram is the echo of one of the last LATE_WINDOW rounds, not of seq. seq's own
+ * is tried first: a chunk of a byte or two often equals an earlier round's by chance, and
+ * taking seq's echo for a late one would count a round lost that was not. */
+static bool is_late_echo(const struct pattern *pat, uint64_t seq, uint64_t chunk, const void *buf) {
+	if (is_echo_of(pat, seq, chunk, buf))
+		return false;
+	for (uint64_t late = seq > LATE_WINDOW ? seq - LATE_WINDOW : 0; late < seq; late++)
+		if (is_echo_of(pat, late, chunk, buf))
+			return true;
+	return false;
+}
+
 /* 1: the echo of seq arrived intact; 0: timed out; -EBADMSG: it differs; -ENODATA: EOF. */
 static int receive_echo(struct single *s, const struct client_opts *o, const struct pattern *pat,
 			uint64_t seq, uint8_t *buf, uint64_t *ret_bad_offset) {
@@ -44,11 +56,9 @@ static int receive_echo(struct single *s, const struct client_opts *o, const str
 		if (n == 0 && o->type != SOCK_DGRAM)
 			return -ENODATA;
 		if (o->type != SOCK_STREAM) {
-			if (o->type == SOCK_DGRAM && (uint64_t)n == chunk)
-				for (uint64_t late = seq > LATE_WINDOW ? seq - LATE_WINDOW : 0;
-				     late < seq; late++)
-					if (is_echo_of(pat, late, chunk, buf))
-						goto next; /* an old round's echo, come late */
+			if (o->type == SOCK_DGRAM && (uint64_t)n == chunk &&
+			    is_late_echo(pat, seq, chunk, buf))
+				continue; /* dropped: its round was counted lost already */
 			if ((uint64_t)n != chunk) {
 				*ret_bad_offset = MIN((uint64_t)n, chunk);
 				return -EBADMSG;
@@ -62,7 +72,6 @@ static int receive_echo(struct single *s, const struct client_opts *o, const str
 			}
 		}
 		got += (uint64_t)n;
-	next:;
 	}
 	return 1;
 }
@@ -121,6 +130,43 @@ static int stream_round_trip(struct single *s, const struct client_opts *o,
 	return 1;
 }
 
+/* One round trip: sends chunk seq and waits for its echo. *ret_sent says whether all of the
+ * chunk went out; results as receive_echo(). */
+static int ping_round(struct single *s, const struct client_opts *o, const struct pattern *pat,
+		      uint64_t seq, uint8_t *buf, uint64_t *ret_bad_offset, bool *ret_sent) {
+	int r;
+
+	if (o->type == SOCK_STREAM)
+		return stream_round_trip(s, o, pat, seq, buf, ret_bad_offset, ret_sent);
+	*ret_sent = false;
+	r = single_send(s, pattern_at(pat, 0, seq * o->chunk), o->chunk, o->io_timeout_usec);
+	if (r < 0)
+		return r;
+	*ret_sent = true;
+	return receive_echo(s, o, pat, seq, buf, ret_bad_offset);
+}
+
+/* On a unix socket EPIPE and ECONNRESET, like EOF, mean that the server closed its end. */
+static const char *failure_text(int r) {
+	if (r == -ENODATA || r == -EPIPE || r == -ECONNRESET)
+		return "the server closed the connection";
+	return strerror(-r);
+}
+
+static void log_failed_round(uint64_t seq, int r, uint64_t bad_offset, bool sent) {
+	unsigned long long n = (unsigned long long)seq;
+
+	if (r == -EBADMSG)
+		fprintf(stderr, "ipc-client: seq=%llu: the echo differs at byte %llu\n", n,
+			(unsigned long long)bad_offset);
+	else if (r == 0)
+		fprintf(stderr, "ipc-client: seq=%llu: no echo within the io-timeout\n", n);
+	else if (!sent)
+		fprintf(stderr, "ipc-client: seq=%llu: failed to send: %s\n", n, failure_text(r));
+	else
+		fprintf(stderr, "ipc-client: seq=%llu: %s\n", n, failure_text(r));
+}
+
 int ping_run(const struct client_opts *o) {
 	struct single s;
 	struct pattern pat = { NULL, 0 };
@@ -151,19 +197,11 @@ int ping_run(const struct client_opts *o) {
 		if (due > now && (r = single_wait(&s, -1, 0, (due - now) / 1000)) < 0)
 			break;
 		t = now_nsec();
-		if (o->type == SOCK_STREAM)
-			r = stream_round_trip(&s, o, &pat, seq, buf, &bad, &whole);
-		else if ((r = single_send(&s, pattern_at(&pat, 0, seq * o->chunk), o->chunk,
-					  o->io_timeout_usec)) == 0) {
-			whole = true;
-			r = receive_echo(&s, o, &pat, seq, buf, &bad);
-		}
-		/* Not all sent, and no echo to report on: the send failed. */
-		if (!whole && (r == 0 || (r < 0 && r != -EBADMSG && r != -ENODATA))) {
-			if (r == 0)
-				r = -ETIMEDOUT; /* it could not all go out within the io-timeout */
-			break;
-		}
+		r = ping_round(&s, o, &pat, seq, buf, &bad, &whole);
+		if (r == -EINTR && !whole)
+			break; /* stopped by a person before the chunk was out: no round */
+		/* A chunk that could not all be sent still counts as transmitted, as ping(8) counts
+		 * a local send error: the round was due and got no echo, so it shows as lost. */
 		sent++;
 		if (r > 0) {
 			uint64_t rtt = now_nsec() - t;
@@ -175,22 +213,15 @@ int ping_run(const struct client_opts *o) {
 		}
 		if (r == -EINTR)
 			break;
-		if (r == -EBADMSG) {
+		if (r == 0 && !whole)
+			r = -ETIMEDOUT; /* it could not all go out within the io-timeout */
+		if (r == -EBADMSG)
 			failures++;
-			fprintf(stderr, "ipc-client: seq=%llu: the echo differs at byte %llu\n",
-				(unsigned long long)seq, (unsigned long long)bad);
-		} else if (r == 0)
-			fprintf(stderr, "ipc-client: seq=%llu: no echo within the io-timeout\n",
-				(unsigned long long)seq);
-		else
-			fprintf(stderr, "ipc-client: seq=%llu: %s\n", (unsigned long long)seq,
-				r == -ENODATA ? "the server closed the connection" : strerror(-r));
+		log_failed_round(seq, r, bad, whole);
+		/* A lost or wrong datagram leaves the next echo recognisable; nothing else does. */
 		if (o->type != SOCK_DGRAM || (r != 0 && r != -EBADMSG))
 			break;
 	}
-	if (r < 0 && r != -EINTR && r != -EBADMSG && r != -ENODATA && seq < o->count && sent == seq)
-		fprintf(stderr, "ipc-client: seq=%llu: failed to send: %s\n",
-			(unsigned long long)seq, strerror(-r));
 	report_ping_summary(stdout, o, sent, received, (now_nsec() - start) / 1000, h, failures);
 	/* Interrupted with every reply in: a clean run, as with ping(8). */
 	status = received == sent && failures == 0 && (seq == o->count || r == -EINTR) ? 0 : 1;

@@ -51,22 +51,31 @@ int report_exit_status(const struct drive_result *r) {
 	return 0;
 }
 
+/* Units for latencies, largest first: a value is shown in the largest one it reaches. */
+static const struct latency_unit {
+	const char *name;
+	double nsec;
+} latency_units[] = { { "s", 1e9 }, { "ms", 1e6 }, { "us", 1e3 }, { "ns", 1 } };
+
+static const struct latency_unit *latency_unit_of(uint64_t nsec) {
+	size_t i = 0;
+
+	while (i < ARRAY_SIZE(latency_units) - 1 && (double)nsec < latency_units[i].nsec)
+		i++;
+	return &latency_units[i];
+}
+
+/* The decimals that give v, at least 1 in its unit, three significant digits. */
+static int latency_decimals(double v) {
+	return v < 10 ? 2 : v < 100 ? 1 : 0;
+}
+
 /* "38.1us", "2.10ms": three significant digits in a unit that fits. */
 static char *latency_text(char *buf, size_t len, uint64_t nsec) {
-	static const struct {
-		const char *unit;
-		double scale;
-	} units[] = { { "s", 1e9 }, { "ms", 1e6 }, { "us", 1e3 }, { "ns", 1 } };
-	for (size_t i = 0; i < ARRAY_SIZE(units); i++)
-		if ((double)nsec >= units[i].scale || units[i].scale == 1) {
-			double v = (double)nsec / units[i].scale;
-			snprintf(buf, len,
-				 v < 10    ? "%.2f%s"
-				 : v < 100 ? "%.1f%s"
-					   : "%.0f%s",
-				 v, units[i].unit);
-			break;
-		}
+	const struct latency_unit *u = latency_unit_of(nsec);
+	double v = (double)nsec / u->nsec;
+
+	snprintf(buf, len, "%.*f%s", latency_decimals(v), v, u->name);
 	return buf;
 }
 
@@ -464,9 +473,28 @@ void report_progress_clear(FILE *f) {
 }
 
 void report_ping_reply(FILE *f, const char *socket, uint64_t seq, uint64_t bytes, uint64_t nsec) {
-	fprintf(f, "%" PRIu64 " bytes from %s: seq=%" PRIu64 " time=%.3f ms\n", bytes, socket, seq,
-		(double)nsec / 1e6);
+	const struct latency_unit *u = latency_unit_of(nsec);
+	double v = (double)nsec / u->nsec;
+
+	fprintf(f, "%" PRIu64 " bytes from %s: seq=%" PRIu64 " time=%.*f %s\n", bytes, socket, seq,
+		latency_decimals(v), v, u->name);
 	fflush(f);
+}
+
+/* ping's rtt lines, in one unit and to one resolution, both set by the minimum so that it
+ * has three significant digits; every other figure but mdev is at least as large. */
+static void text_ping_rtt(FILE *f, const struct hist *h) {
+	const struct latency_unit *u = latency_unit_of(h->min);
+	int d = latency_decimals((double)h->min / u->nsec);
+	double p[ARRAY_SIZE(percentiles)];
+
+	for (size_t i = 0; i < ARRAY_SIZE(percentiles); i++)
+		p[i] = (double)hist_percentile(h, percentiles[i], NULL) / u->nsec;
+	fprintf(f, "rtt min/avg/max/mdev = %.*f/%.*f/%.*f/%.*f %s\n", d, (double)h->min / u->nsec,
+		d, hist_mean(h) / u->nsec, d, (double)h->max / u->nsec, d, hist_stddev(h) / u->nsec,
+		u->name);
+	fprintf(f, "rtt p50/p90/p99/p99.9 = %.*f/%.*f/%.*f/%.*f %s\n", d, p[0], d, p[1], d, p[2], d,
+		p[3], u->name);
 }
 
 void report_ping_summary(FILE *f, const struct client_opts *o, uint64_t sent, uint64_t received,
@@ -502,7 +530,7 @@ void report_ping_summary(FILE *f, const struct client_opts *o, uint64_t sent, ui
 				   "p90_ms,p99_ms,p99_9_ms,verify_failures\n");
 			fprintf(f,
 				"%" PRIu64 ",%" PRIu64
-				",%.1f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%" PRIu64 "\n",
+				",%.1f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%" PRIu64 "\n",
 				sent, received, loss, h->n ? (double)h->min / 1e6 : 0.0,
 				hist_mean(h) / 1e6, (double)h->max / 1e6, hist_stddev(h) / 1e6,
 				ms[0], ms[1], ms[2], ms[3], verify_failures);
@@ -514,12 +542,7 @@ void report_ping_summary(FILE *f, const struct client_opts *o, uint64_t sent, ui
 				" received, %.1f%% loss, time %.0fms\n",
 				sent, received, loss, (double)elapsed_usec / 1e3);
 			if (h->n)
-				fprintf(f,
-					"rtt min/avg/max/mdev = %.3f/%.3f/%.3f/%.3f ms\n"
-					"rtt p50/p90/p99/p99.9 = %.3f/%.3f/%.3f/%.3f ms\n",
-					(double)h->min / 1e6, hist_mean(h) / 1e6,
-					(double)h->max / 1e6, hist_stddev(h) / 1e6, ms[0], ms[1],
-					ms[2], ms[3]);
+				text_ping_rtt(f, h);
 			if (verify_failures)
 				fprintf(f, "%" PRIu64 " echoes differed from what was sent\n",
 					verify_failures);

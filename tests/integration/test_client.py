@@ -425,11 +425,12 @@ def test_ping_prints_each_round_trip_and_a_summary(ipcd):
     replies = [l for l in lines if " bytes from " in l]
     assert len(replies) == 5, p.stdout
     for seq, line in enumerate(replies):
-        assert re.fullmatch(rf"64 bytes from {re.escape(d.sock)}: seq={seq} time=\d+\.\d{{3}} ms",
-                            line), line
+        assert re.fullmatch(rf"64 bytes from {re.escape(d.sock)}: seq={seq} "
+                            rf"time=\d+(?:\.\d+)? (?:ns|us|ms|s)", line), line
     assert lines[:5] == replies
     assert re.search(r"^5 transmitted, 5 received, 0\.0% loss", p.stdout, re.M), p.stdout
-    assert re.search(r"^rtt min/avg/max/mdev = [\d.]+/[\d.]+/[\d.]+/[\d.]+ ms$", p.stdout, re.M)
+    assert re.search(r"^rtt min/avg/max/mdev = [\d.]+/[\d.]+/[\d.]+/[\d.]+ (?:ns|us|ms|s)$",
+                     p.stdout, re.M)
     assert p.stderr == ""
 
     p, doc = run_json("ping", "-s", d.sock, "-n", "5", "-i", "50ms")
