@@ -21,26 +21,35 @@
 #define FDS_SPARE 64 /* stdio, eventfds, epoll, timers: beyond one per connection */
 #define SUITE_CONNECTIONS_MAX 10000
 
-/* Raises the soft fd limit as far as needed (up to the hard one); refuses before anything is
- * opened if that is not enough. */
-static int ensure_fds(uint64_t connections, char *err, size_t len) {
-	uint64_t need = connections + FDS_SPARE;
+/* Raises the soft fd limit as far as `want` connections need (up to the hard one); refuses
+ * before anything is opened if that leaves room for fewer than `need`. The connections the
+ * limit then allows go to ret_connections. */
+static int ensure_fds(uint64_t need, uint64_t want, uint64_t *ret_connections, char *err,
+		      size_t len) {
+	uint64_t target = want + FDS_SPARE;
 	struct rlimit rl;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return negative_errno();
-	if (rl.rlim_cur >= need)
+	if (rl.rlim_cur < target && rl.rlim_cur != RLIM_INFINITY) {
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? target : MIN(rl.rlim_max, target);
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			return negative_errno();
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= target) {
+		*ret_connections = want;
 		return 0;
-	if (rl.rlim_max >= need || rl.rlim_max == RLIM_INFINITY) {
-		rl.rlim_cur = need;
-		return setrlimit(RLIMIT_NOFILE, &rl) < 0 ? negative_errno() : 0;
+	}
+	if (rl.rlim_cur >= need + FDS_SPARE) {
+		*ret_connections = rl.rlim_cur - FDS_SPARE;
+		return 0;
 	}
 	snprintf(err, len,
 		 "%" PRIu64 " connections need %" PRIu64 " open files, but the limit is %llu "
 		 "(hard limit %llu): raise it with 'ulimit -n %" PRIu64 "' (as root) or "
 		 "LimitNOFILE=, or use fewer connections",
-		 connections, need, (unsigned long long)rl.rlim_cur,
-		 (unsigned long long)rl.rlim_max, need);
+		 need, need + FDS_SPARE, (unsigned long long)rl.rlim_cur,
+		 (unsigned long long)rl.rlim_max, need + FDS_SPARE);
 	return -EMFILE;
 }
 
@@ -65,14 +74,17 @@ static int run_workload(const struct client_opts *o) {
 int main(int argc, char **argv) {
 	struct client_opts o;
 	char err[CLIENT_ERROR_MAX];
+	uint64_t fd_connections = 0;
 	int r;
 
 	r = client_opts_parse(argc, argv, &o, err, sizeof(err));
 	if (r > 0)
 		return EXIT_SUCCESS;
-	if (r == 0 && (o.command == CMD_LOAD || o.command == CMD_RATE || o.command == CMD_SUITE))
-		r = ensure_fds(o.command == CMD_SUITE ? SUITE_CONNECTIONS_MAX : o.connections, err,
-			       sizeof(err));
+	/* The suite runs what fits and skips the rest: it needs room for one connection. */
+	if (r == 0 && o.command == CMD_SUITE)
+		r = ensure_fds(1, SUITE_CONNECTIONS_MAX, &fd_connections, err, sizeof(err));
+	else if (r == 0 && (o.command == CMD_LOAD || o.command == CMD_RATE))
+		r = ensure_fds(o.connections, o.connections, &fd_connections, err, sizeof(err));
 	if (r == -EINVAL || r == -EMFILE) {
 		fprintf(stderr, "ipc-client: %s\nTry 'ipc-client --help'.\n", err);
 		return 2;
@@ -89,7 +101,7 @@ int main(int argc, char **argv) {
 			r = echo_run(&o);
 			break;
 		case CMD_SUITE:
-			r = suite_run(&o);
+			r = suite_run(&o, fd_connections);
 			break;
 		default:
 			r = run_workload(&o);

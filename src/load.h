@@ -10,5 +10,7 @@ int load_run(const struct client_opts *o, struct drive_params *ret_params,
 int rate_run(const struct client_opts *o, struct drive_params *ret_params,
 	     struct drive_result *ret);
 
-/* Runs the named matrix and reports it; returns the worst exit status of its rows. */
-int suite_run(const struct client_opts *o);
+/* Runs the named matrix and reports it; returns the worst exit status of the rows that ran.
+ * max_connections: as many as the client's open-file limit allows. Rows beyond it, or beyond
+ * the server's connection limit (probed first), are skipped and reported as such. */
+int suite_run(const struct client_opts *o, uint64_t max_connections);

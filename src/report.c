@@ -204,6 +204,7 @@ static const char *const csv_header =
 	"connect_timeout,reset,eof_early,timed_out,verify_failures,short_connections,"
 	"closed_by_server,lost,connections_opened,target_per_s,achieved_per_s,unsent";
 
+/* One CSV line, without its end: the suite adds a column. */
 static void csv_row(FILE *f, const char *command, const struct drive_params *p,
 		    const struct drive_result *r) {
 	const struct hist *h = &r->hist;
@@ -228,11 +229,11 @@ static void csv_row(FILE *f, const char *command, const struct drive_params *p,
 		e->timed_out, e->verify_failures, e->short_connections, e->closed_by_server,
 		e->lost, r->opened);
 	if (p->mode == DRIVE_OPEN)
-		fprintf(f, ",%" PRIu64 ",%.1f,%" PRIu64 "\n", p->rate,
+		fprintf(f, ",%" PRIu64 ",%.1f,%" PRIu64, p->rate,
 			per_second(r->schedule.sent, r->schedule.run_usec),
 			schedule_unsent(&r->schedule));
 	else
-		fputs(",,,\n", f);
+		fputs(",,,", f);
 }
 
 static void text_errors(FILE *f, const struct drive_result *r) {
@@ -390,12 +391,46 @@ void report_run(FILE *f, const struct client_opts *o, const struct drive_params 
 		case REPORT_CSV:
 			fprintf(f, "%s\n", csv_header);
 			csv_row(f, client_command_to_string(o->command), p, r);
+			fputc('\n', f);
 			break;
 		case REPORT_TEXT:
 			text_run(f, o, p, r);
 			break;
 	}
 	fflush(f);
+}
+
+/* A suite row's note: why it did not run, or that it was interrupted; NULL for neither. */
+static const char *suite_note(const struct suite_row *row) {
+	if (!row->result)
+		return row->skipped[0] ? row->skipped : "not run";
+	return row->result->interrupted ? "interrupted" : NULL;
+}
+
+static void csv_string(FILE *f, const char *s) {
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', f); /* doubled, as CSV escapes it */
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+/* A skipped row in CSV: its parameters, every measured column empty, then the note. */
+static void csv_skipped_row(FILE *f, const struct suite_row *row) {
+	const struct drive_params *p = &row->params;
+	size_t measured = 0;
+
+	for (const char *c = strchr(csv_header, ','); c; c = strchr(c + 1, ','))
+		measured++;
+	measured -= 6; /* columns are commas + 1, and the first 7 are the parameters */
+	fprintf(f, "%s,%s,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64, row->workload,
+		client_type_to_string(p->type), p->mode == DRIVE_OPEN ? "open" : "closed",
+		p->connections, p->chunk, p->mode == DRIVE_CLOSED ? p->depth : 0,
+		p->mode == DRIVE_OPEN ? p->rate : 0);
+	for (size_t i = 0; i < measured; i++)
+		fputc(',', f);
 }
 
 void report_suite(FILE *f, const struct client_opts *o, const struct suite_row *rows, size_t n) {
@@ -414,16 +449,39 @@ void report_suite(FILE *f, const struct client_opts *o, const struct suite_row *
 					"%s{\"workload\": \"%s\", \"parameters\": ", i ? ", " : "",
 					rows[i].workload);
 				json_params(f, o, &rows[i].params);
+				fputs(", \"skipped\": ", f);
+				if (rows[i].result)
+					fputs("null", f);
+				else
+					json_string(f, suite_note(&rows[i]));
 				fputs(", \"result\": ", f);
-				json_result(f, &rows[i].params, rows[i].result);
+				if (rows[i].result)
+					json_result(f, &rows[i].params, rows[i].result);
+				else
+					fputs("null", f);
 				fputs("}", f);
 			}
 			fputs("]}\n", f);
 			break;
 		case REPORT_CSV:
-			fprintf(f, "%s\n", csv_header);
-			for (size_t i = 0; i < n; i++)
-				csv_row(f, rows[i].workload, &rows[i].params, rows[i].result);
+			fprintf(f, "%s,note\n", csv_header);
+			for (size_t i = 0; i < n; i++) {
+				const char *note = suite_note(&rows[i]);
+				char skipped[SUITE_SKIPPED_MAX + 16];
+
+				if (rows[i].result)
+					csv_row(f, rows[i].workload, &rows[i].params,
+						rows[i].result);
+				else {
+					csv_skipped_row(f, &rows[i]);
+					snprintf(skipped, sizeof(skipped), "skipped: %s", note);
+					note = skipped;
+				}
+				fputc(',', f);
+				if (note)
+					csv_string(f, note);
+				fputc('\n', f);
+			}
 			break;
 		case REPORT_TEXT:
 			fprintf(f, "ipc-client suite %s: %s, %s\n\n", o->suite,
@@ -433,16 +491,22 @@ void report_suite(FILE *f, const struct client_opts *o, const struct suite_row *
 				"p99", "errors");
 			for (size_t i = 0; i < n; i++) {
 				const struct drive_result *r = rows[i].result;
+				const char *note = suite_note(&rows[i]);
+
+				fprintf(f, "%-13s %11" PRIu64 " %8" PRIu64, rows[i].workload,
+					rows[i].params.connections, rows[i].params.chunk);
+				if (!r) {
+					fprintf(f, "  skipped: %s\n", note);
+					continue;
+				}
 				fprintf(f,
-					"%-13s %11" PRIu64 " %8" PRIu64 " %12" PRIu64
-					" %12.0f %10.2f %10s %10s %8" PRIu64 "\n",
-					rows[i].workload, rows[i].params.connections,
-					rows[i].params.chunk, r->round_trips,
-					per_second(r->round_trips, r->elapsed_usec),
+					" %12" PRIu64 " %12.0f %10.2f %10s %10s %8" PRIu64 "%s%s\n",
+					r->round_trips, per_second(r->round_trips, r->elapsed_usec),
 					per_second(r->bytes_received, r->elapsed_usec) / MIB,
 					latency_text(l[0], 32, hist_percentile(&r->hist, 50, NULL)),
 					latency_text(l[1], 32, hist_percentile(&r->hist, 99, NULL)),
-					errors_total(&r->errors));
+					errors_total(&r->errors), note ? "  " : "",
+					note ? note : "");
 			}
 			break;
 	}

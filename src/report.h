@@ -24,10 +24,13 @@ int report_exit_status(const struct drive_result *r);
 void report_run(FILE *f, const struct client_opts *o, const struct drive_params *p,
 		const struct drive_result *r);
 
+#define SUITE_SKIPPED_MAX 128
+
 struct suite_row {
 	const char *workload; /* "pingPong", "dataExchange" */
 	struct drive_params params;
-	struct drive_result *result;
+	struct drive_result *result;     /* NULL: the row did not run */
+	char skipped[SUITE_SKIPPED_MAX]; /* why it did not run, "" if it ran */
 };
 void report_suite(FILE *f, const struct client_opts *o, const struct suite_row *rows, size_t n);
 

@@ -1,0 +1,107 @@
+# SPDX-License-Identifier: MIT
+"""ipc-client suite qt, run as README.md and ipc-client(1) document it, against ipcd with the
+shipped conf/ipcd.conf (max_connections = 1024). A row the limits make impossible, the
+server's connection limit or the client's own open files, is skipped with a note and is no
+failure; every row that runs passes, and the exit status is 0. The whole matrix runs (the suite
+has no shorter form), about half a minute; no timing is asserted."""
+
+import json
+import os
+import re
+import resource
+import subprocess
+
+import pytest
+
+from conftest import IPC_CLIENT, SANITIZER_REPORT, SRCDIR
+
+SUITE_TIMEOUT = 110  # seconds; the matrix takes about 30 on a 2-CPU machine
+PING_PONG = (10, 50, 100, 1000, 10000)
+DATA_EXCHANGE = [(n, b) for n in (1, 5, 10) for b in (100, 1000, 10000, 100000)]
+MATRIX = [("pingPong", n, 1) for n in PING_PONG] + \
+    [("dataExchange", n, b) for n, b in DATA_EXCHANGE]
+FDS_SPARE = 64  # open files ipc-client keeps beyond one per connection
+ROW = re.compile(r"^(pingPong|dataExchange)\s+(\d+)\s+(\d+)\s+(.*)$")
+
+
+def shipped_conf():
+    with open(os.path.join(SRCDIR, "conf", "ipcd.conf")) as f:
+        return f.read()
+
+
+def run_suite(sock, *args, nofile=None):
+    """`ipc-client suite qt ARGS`, the socket in $IPCD_SOCKET as a user would set it; nofile:
+    the (soft, hard) open-file limit to run it under."""
+    env = dict(os.environ, IPCD_SOCKET=sock)
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, nofile)
+
+    p = subprocess.run([IPC_CLIENT, "suite", "qt", *args], stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=SUITE_TIMEOUT, env=env,
+                       preexec_fn=limit if nofile else None)
+    report = SANITIZER_REPORT.search(p.stderr)
+    assert not report, f"sanitizer report from ipc-client:\n{p.stderr}"
+    return p
+
+
+def skip_notes(p, connections):
+    """The lines, in the table or on stderr, that mark a row of `connections` as skipped."""
+    return [line for line in (p.stdout + p.stderr).splitlines()
+            if "skipped" in line and re.search(rf"\b{connections}\b", line)]
+
+
+def test_suite_qt_on_the_shipped_config_skips_what_max_connections_refuses(ipcd):
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[1] < 10000 + FDS_SPARE:
+        pytest.skip("the 10000-connection row needs a hard open-file limit of 10064, or the "
+                    "client's own limit, not the server's, is what skips it")
+    d = ipcd(shipped_conf()).start_ready()
+    p = run_suite(d.sock)
+    out = f"exit {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}"
+    assert p.returncode == 0, out
+    ran, marked = {}, {}
+    for line in p.stdout.splitlines():
+        m = ROW.match(line)
+        if not m:
+            continue
+        key = (m[1], int(m[2]), int(m[3]))
+        fields = m[4].split()
+        if len(fields) == 6 and fields[0].isdigit():
+            ran[key] = int(fields[-1])  # the errors column
+        else:
+            marked[key] = m[4]
+    # Every row but the one max_connections makes impossible ran, without a single error.
+    assert sorted(ran) == sorted(k for k in MATRIX if k != ("pingPong", 10000, 1)), out
+    assert all(errors == 0 for errors in ran.values()), out
+    # That one is marked skipped, with the server's limit the probe found, not run and failed.
+    assert ("pingPong", 10000, 1) not in ran, out
+    notes = skip_notes(p, 10000)
+    assert notes and any("1024" in n for n in notes), out
+    assert all("skipped" in v for v in marked.values()), out
+    assert d.proc.poll() is None, d.log()
+
+
+def test_suite_qt_skips_rows_over_the_clients_open_file_limit(ipcd):
+    # 164 open files leave room for 100 connections: the 1000 and 10000 rows cannot run.
+    d = ipcd(shipped_conf()).start_ready()
+    p = run_suite(d.sock, "--json", nofile=(164, 164))
+    out = f"exit {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}"
+    assert p.returncode == 0, out
+    doc = json.loads(p.stdout)
+    ran, marked = [], []
+    for r in doc["rows"]:
+        key = (r["workload"], r["parameters"]["connections"], r["parameters"]["chunk"])
+        if r.get("skipped"):
+            marked.append(key)
+            assert r.get("result") is None, out
+            continue
+        ran.append(key)
+        res = r["result"]
+        assert res["exit_status"] == 0 and res["interrupted"] is False, out
+        assert not any(res["errors"].values()), out
+        assert res["round_trips"] == (100000 if key[0] == "pingPong" else 50000), out
+    assert ran == [k for k in MATRIX if k[1] <= 100], out
+    assert set(marked) <= {k for k in MATRIX if k[1] > 100}, out
+    for n in (1000, 10000):
+        notes = skip_notes(p, n)
+        assert notes and all("open-file limit" in note for note in notes), out
