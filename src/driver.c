@@ -87,6 +87,10 @@ struct dthread {
 	uint64_t next_seq; /* open loop: this thread's next message in schedule order */
 	uint64_t end_nsec;
 	struct hist *hist;
+	/* With intervals: the latencies since the monitor last took them, which it does under
+	 * the lock; uncontended but for that moment, once an interval. */
+	struct hist *interval_hist;
+	pthread_mutex_t interval_lock;
 	struct drive_errors errors;
 	uint64_t opened, connected;
 	int connect_errno;
@@ -208,6 +212,11 @@ static void round_trip_done(struct cconn *c, uint64_t k, uint64_t now) {
 		hist_record(t->hist, now > start ? now - start : 0);
 		t->round_trips++;
 		t->bytes_measured += len;
+	}
+	if (t->interval_hist) {
+		pthread_mutex_lock(&t->interval_lock);
+		hist_record(t->interval_hist, now > start ? now - start : 0);
+		pthread_mutex_unlock(&t->interval_lock);
 	}
 	t->total_round_trips++;
 	t->total_bytes += len;
@@ -698,6 +707,10 @@ static void thread_free(struct dthread *t) {
 	free(t->send_times);
 	free(t->buf);
 	free(t->hist);
+	if (t->interval_hist) {
+		pthread_mutex_destroy(&t->interval_lock);
+		free(t->interval_hist);
+	}
 }
 
 static void drive_free(struct drive *d) {
@@ -731,6 +744,13 @@ static int thread_init(struct drive *d, struct dthread *t, unsigned index) {
 	if (!t->conns || !t->buf || !t->hist || (p->mode == DRIVE_CLOSED && !t->send_times))
 		return -ENOMEM;
 	hist_init(t->hist);
+	if (p->intervals) {
+		t->interval_hist = malloc(sizeof(*t->interval_hist));
+		if (!t->interval_hist)
+			return -ENOMEM;
+		hist_init(t->interval_hist);
+		pthread_mutex_init(&t->interval_lock, NULL);
+	}
 	for (size_t l = 0; l < t->n; l++) {
 		struct cconn *c = &t->conns[l];
 		uint64_t g = index + l * d->n_threads;
@@ -816,6 +836,19 @@ void drive_progress(struct drive *d, struct drive_progress *pr) {
 	atomic_store(&pr->errors, errors);
 	atomic_store(&pr->running, atomic_load(&d->running));
 	pr->start_usec = atomic_load(&pr->running) ? d->t0_nsec / NSEC_PER_USEC : 0;
+}
+
+void drive_interval_take(struct drive *d, struct hist *ret) {
+	hist_init(ret);
+	for (unsigned i = 0; i < d->n_threads; i++) {
+		struct dthread *t = &d->threads[i];
+		if (!t->interval_hist)
+			continue;
+		pthread_mutex_lock(&t->interval_lock);
+		hist_merge(ret, t->interval_hist);
+		hist_init(t->interval_hist);
+		pthread_mutex_unlock(&t->interval_lock);
+	}
 }
 
 void drive_interrupt(struct drive *d) {

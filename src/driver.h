@@ -34,6 +34,7 @@ struct drive_params {
 	uint64_t duration_usec;  /* 0: until the bytes are done */
 	uint64_t warmup_usec;
 	bool verify;
+	bool intervals; /* keep each interval's latencies for drive_interval_take() */
 	uint64_t connect_timeout_usec;
 	uint64_t io_timeout_usec;
 };
@@ -100,6 +101,10 @@ int drive_start(const struct drive_params *p, struct drive **ret);
 
 /* Sums over threads so far; start_usec and running say whether the traffic has begun. */
 void drive_progress(struct drive *d, struct drive_progress *pr);
+
+/* The latencies of the round trips since the last call (warmup included), merged into ret
+ * (which it initialises); needs intervals in the parameters. */
+void drive_interval_take(struct drive *d, struct hist *ret);
 
 /* Asks every thread to stop sending and finish what is in flight (SIGINT). */
 void drive_interrupt(struct drive *d);

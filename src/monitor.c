@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <systemd/sd-event.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,7 +23,9 @@ struct monitor {
 	sd_event *event;
 	uint64_t total_bytes;
 	bool progress;
+	bool intervals;                          /* -i, in this output format */
 	uint64_t last_usec, last_rt, last_bytes; /* for periodic lines */
+	struct hist *interval_hist;
 };
 
 int monitor_block_signals(void) {
@@ -72,29 +75,45 @@ static int on_progress(sd_event_source *s, uint64_t usec, void *userdata) {
 	return sd_event_source_set_time(s, usec + PROGRESS_USEC);
 }
 
-static int on_interval(sd_event_source *s, uint64_t usec, void *userdata) {
-	struct monitor *m = userdata;
+/* The figures since the last interval line, as one more line; none before traffic starts,
+ * or, for the last one, when nothing has passed since. */
+static void monitor_interval(struct monitor *m, bool last) {
 	struct drive_progress pr = { .running = false };
 	uint64_t now = now_usec(), rt, bytes;
-	double span;
 
 	drive_progress(m->d, &pr);
+	if (!atomic_load(&pr.running))
+		return;
+	if (m->last_usec == 0)
+		m->last_usec = pr.start_usec;
 	rt = atomic_load(&pr.round_trips);
 	bytes = atomic_load(&pr.bytes_received);
-	if (atomic_load(&pr.running)) {
-		if (m->last_usec == 0)
-			m->last_usec = pr.start_usec;
-		span = (double)(now - m->last_usec) / 1e6;
-		if (m->progress)
-			report_progress_clear(stderr);
-		report_interval(stdout, m->o, (double)(now - pr.start_usec) / 1e6,
-				span > 0 ? (double)(rt - m->last_rt) / span : 0,
-				span > 0 ? (double)(bytes - m->last_bytes) / span / MIB : 0,
-				atomic_load(&pr.errors));
-		m->last_usec = now;
-		m->last_rt = rt;
-		m->last_bytes = bytes;
-	}
+	if (last && now <= m->last_usec)
+		return;
+	drive_interval_take(m->d, m->interval_hist);
+	if (last && rt == m->last_rt && m->interval_hist->n == 0 &&
+	    now - m->last_usec < m->o->report_interval_usec / 10)
+		return; /* a sliver after the last full interval, with nothing in it */
+	if (m->progress)
+		report_progress_clear(stderr);
+	report_interval(stdout, m->o, m->p,
+			&(struct report_interval){
+				.t_s = (double)(now - pr.start_usec) / 1e6,
+				.span_s = (double)(now - m->last_usec) / 1e6,
+				.round_trips = rt - m->last_rt,
+				.bytes = bytes - m->last_bytes,
+				.errors = atomic_load(&pr.errors),
+				.latency = m->interval_hist,
+			});
+	m->last_usec = now;
+	m->last_rt = rt;
+	m->last_bytes = bytes;
+}
+
+static int on_interval(sd_event_source *s, uint64_t usec, void *userdata) {
+	struct monitor *m = userdata;
+
+	monitor_interval(m, false);
 	return sd_event_source_set_time(s, usec + m->o->report_interval_usec);
 }
 
@@ -103,8 +122,8 @@ static bool want_progress(const struct client_opts *o) {
 		return false;
 	if (o->progress == PROGRESS_ALWAYS)
 		return true;
-	/* A bar is for a person watching: never into a pipe or a file unless asked. */
-	return isatty(STDERR_FILENO) && isatty(STDOUT_FILENO);
+	/* A bar is for a person watching: on a terminal, wherever the report goes. */
+	return isatty(STDERR_FILENO);
 }
 
 int monitor_run(const struct client_opts *o, const struct drive_params *p, uint64_t total_bytes,
@@ -115,14 +134,21 @@ int monitor_run(const struct client_opts *o, const struct drive_params *p, uint6
 	sd_event_source *sources[5] = { NULL };
 	int r;
 
+	m.intervals = p->intervals;
+	if (m.intervals) {
+		m.interval_hist = malloc(sizeof(*m.interval_hist));
+		if (!m.interval_hist)
+			return -ENOMEM;
+	}
 	r = sd_event_new(&m.event);
-	if (r < 0)
-		return r;
-	r = drive_start(p, &m.d);
+	if (r >= 0)
+		r = drive_start(p, &m.d);
 	if (r < 0) {
 		sd_event_unref(m.event);
+		free(m.interval_hist);
 		return r;
 	}
+	report_run_start(stdout, o, p);
 	/* From here the drive must be finished, whatever fails: it owns threads. */
 	if ((r = sd_event_add_signal(m.event, &sources[0], SIGINT, on_signal, &m)) >= 0 &&
 	    (r = sd_event_add_signal(m.event, &sources[1], SIGTERM, on_signal, &m)) >= 0 &&
@@ -131,10 +157,9 @@ int monitor_run(const struct client_opts *o, const struct drive_params *p, uint6
 	    (!m.progress ||
 	     (r = sd_event_add_time_relative(m.event, &sources[3], CLOCK_MONOTONIC, PROGRESS_USEC,
 					     USEC_PER_MSEC, on_progress, &m)) >= 0) &&
-	    (!o->report_interval_usec ||
-	     (r = sd_event_add_time_relative(m.event, &sources[4], CLOCK_MONOTONIC,
-					     o->report_interval_usec, USEC_PER_MSEC, on_interval,
-					     &m)) >= 0)) {
+	    (!m.intervals || (r = sd_event_add_time_relative(m.event, &sources[4], CLOCK_MONOTONIC,
+							     o->report_interval_usec, USEC_PER_MSEC,
+							     on_interval, &m)) >= 0)) {
 		for (size_t i = 3; i < ARRAY_SIZE(sources); i++)
 			if (sources[i])
 				(void)sd_event_source_set_enabled(sources[i], SD_EVENT_ON);
@@ -143,7 +168,10 @@ int monitor_run(const struct client_opts *o, const struct drive_params *p, uint6
 	}
 	if (r < 0)
 		drive_interrupt(m.d); /* the loop failed: end the run the gentle way */
+	else if (m.intervals)
+		monitor_interval(&m, true); /* the last, partial interval */
 	drive_finish(m.d, ret);
+	free(m.interval_hist);
 	if (m.progress)
 		report_progress_clear(stderr);
 	for (size_t i = 0; i < ARRAY_SIZE(sources); i++)
@@ -163,6 +191,9 @@ void monitor_params(const struct client_opts *o, enum drive_mode mode, struct dr
 		.rate = o->rate,
 		.warmup_usec = o->warmup_usec,
 		.verify = o->verify,
+		/* A suite's report is one table or document: its intervals are text lines. */
+		.intervals = o->report_interval_usec &&
+			     (o->command != CMD_SUITE || report_format(o) == REPORT_TEXT),
 		.connect_timeout_usec = o->connect_timeout_usec,
 		.io_timeout_usec = o->io_timeout_usec,
 	};

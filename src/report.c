@@ -100,9 +100,16 @@ static void json_string(FILE *f, const char *s) {
 	fputc('"', f);
 }
 
+/* With no round trips there is no minimum or percentile: null, not a 0 µs one. */
 static void json_latency(FILE *f, const struct hist *h) {
-	fprintf(f, "{\"count\": %" PRIu64 ", \"min\": %.3f", h->n,
-		h->n ? (double)h->min / 1e3 : 0.0);
+	if (h->n == 0) {
+		fputs("{\"count\": 0, \"min\": null", f);
+		for (size_t i = 0; i < ARRAY_SIZE(percentiles); i++)
+			fprintf(f, ", \"%s\": null", percentile_keys[i]);
+		fputs(", \"max\": null, \"mean\": null, \"stddev\": null, \"overflow\": 0}", f);
+		return;
+	}
+	fprintf(f, "{\"count\": %" PRIu64 ", \"min\": %.3f", h->n, (double)h->min / 1e3);
 	for (size_t i = 0; i < ARRAY_SIZE(percentiles); i++)
 		fprintf(f, ", \"%s\": %.3f", percentile_keys[i],
 			(double)hist_percentile(h, percentiles[i], NULL) / 1e3);
@@ -199,10 +206,41 @@ static void json_result(FILE *f, const struct drive_params *p, const struct driv
 }
 
 static const char *const csv_header =
-	"command,type,mode,connections,chunk,depth,rate,elapsed_s,round_trips,round_trips_per_s,"
+	"kind,command,type,mode,connections,chunk,depth,rate,elapsed_s,round_trips,"
+	"round_trips_per_s,"
 	"mib_per_s,p50_us,p90_us,p99_us,p99_9_us,max_us,mean_us,stddev_us,refused,connect_failed,"
 	"connect_timeout,reset,eof_early,timed_out,verify_failures,short_connections,"
 	"closed_by_server,lost,connections_opened,target_per_s,achieved_per_s,unsent";
+
+/* The columns up to rate: what the line is, and what was asked for. */
+static void csv_params(FILE *f, const char *kind, const char *command,
+		       const struct drive_params *p) {
+	fprintf(f, "%s,%s,%s,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64, kind, command,
+		client_type_to_string(p->type), p->mode == DRIVE_OPEN ? "open" : "closed",
+		p->connections, p->chunk, p->mode == DRIVE_CLOSED ? p->depth : 0,
+		p->mode == DRIVE_OPEN ? p->rate : 0);
+}
+
+/* The latency columns, empty for no round trips: there is no 0 µs percentile. */
+static void csv_latency(FILE *f, const struct hist *h) {
+	if (h->n == 0) {
+		fputs(",,,,,,,", f);
+		return;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(percentiles); i++)
+		fprintf(f, ",%.3f", (double)hist_percentile(h, percentiles[i], NULL) / 1e3);
+	fprintf(f, ",%.3f,%.3f,%.3f", (double)h->max / 1e3, hist_mean(h) / 1e3,
+		hist_stddev(h) / 1e3);
+}
+
+/* The number of columns after the first n of the header. */
+static size_t csv_columns_after(size_t n) {
+	size_t columns = 1;
+
+	for (const char *c = strchr(csv_header, ','); c; c = strchr(c + 1, ','))
+		columns++;
+	return columns - n;
+}
 
 /* One CSV line, without its end: the suite adds a column. */
 static void csv_row(FILE *f, const char *command, const struct drive_params *p,
@@ -210,18 +248,11 @@ static void csv_row(FILE *f, const char *command, const struct drive_params *p,
 	const struct hist *h = &r->hist;
 	const struct drive_errors *e = &r->errors;
 
-	fprintf(f,
-		"%s,%s,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%.6f,%" PRIu64
-		",%.1f,%.3f",
-		command, client_type_to_string(p->type), p->mode == DRIVE_OPEN ? "open" : "closed",
-		p->connections, p->chunk, p->mode == DRIVE_CLOSED ? p->depth : 0,
-		p->mode == DRIVE_OPEN ? p->rate : 0, (double)r->elapsed_usec / 1e6, r->round_trips,
+	csv_params(f, "summary", command, p);
+	fprintf(f, ",%.6f,%" PRIu64 ",%.1f,%.3f", (double)r->elapsed_usec / 1e6, r->round_trips,
 		per_second(r->round_trips, r->elapsed_usec),
 		per_second(r->bytes_received, r->elapsed_usec) / MIB);
-	for (size_t i = 0; i < ARRAY_SIZE(percentiles); i++)
-		fprintf(f, ",%.3f", (double)hist_percentile(h, percentiles[i], NULL) / 1e3);
-	fprintf(f, ",%.3f,%.3f,%.3f", (double)h->max / 1e3, hist_mean(h) / 1e3,
-		hist_stddev(h) / 1e3);
+	csv_latency(f, h);
 	fprintf(f,
 		",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
 		",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64,
@@ -338,9 +369,10 @@ static void text_latency(FILE *f, const struct hist *h) {
 			h->overflow, latency_text(b[0], 32, HIST_TOP_NSEC));
 }
 
-static void text_run(FILE *f, const struct client_opts *o, const struct drive_params *p,
-		     const struct drive_result *r) {
-	char a[FORMAT_SIZE_MAX], b[FORMAT_SIZE_MAX], d[FORMAT_DURATION_MAX];
+/* The line that repeats what was asked, ended by what follows it. */
+static void text_header(FILE *f, const struct client_opts *o, const struct drive_params *p,
+			const char *end) {
+	char a[FORMAT_SIZE_MAX];
 
 	fprintf(f, "ipc-client %s: %" PRIu64 " connection%s, %s chunks, ",
 		client_command_to_string(o->command), p->connections,
@@ -349,8 +381,22 @@ static void text_run(FILE *f, const struct client_opts *o, const struct drive_pa
 		fprintf(f, "%" PRIu64 " messages/s", p->rate);
 	else
 		fprintf(f, "depth %" PRIu64, p->depth);
-	fprintf(f, ", %s, %s%s\n", client_type_to_string(p->type), o->socket,
-		r->interrupted ? " (interrupted)" : "");
+	fprintf(f, ", %s, %s%s", client_type_to_string(p->type), o->socket, end);
+}
+
+/* With intervals the header went out before them (report_run_start()). */
+static bool header_printed(const struct client_opts *o) {
+	return o->report_interval_usec && o->command != CMD_SUITE;
+}
+
+static void text_run(FILE *f, const struct client_opts *o, const struct drive_params *p,
+		     const struct drive_result *r) {
+	char a[FORMAT_SIZE_MAX], b[FORMAT_SIZE_MAX], d[FORMAT_DURATION_MAX];
+
+	if (!header_printed(o))
+		text_header(f, o, p, r->interrupted ? " (interrupted)\n" : "\n");
+	else if (r->interrupted)
+		fputs("  interrupted   by a signal: the report covers the run until then\n", f);
 	fprintf(f, "  connected     %" PRIu64, r->connected);
 	if (r->opened != r->connected)
 		fprintf(f, " of %" PRIu64 " opened", r->opened);
@@ -379,8 +425,10 @@ void report_run(FILE *f, const struct client_opts *o, const struct drive_params 
 		const struct drive_result *r) {
 	switch (report_format(o)) {
 		case REPORT_JSON:
-			fprintf(f, "{\"version\": \"%s\", \"command\": \"%s\", ", VERSION,
-				client_command_to_string(o->command));
+			fprintf(f,
+				"{\"kind\": \"summary\", \"version\": \"%s\", \"command\": "
+				"\"%s\", ",
+				VERSION, client_command_to_string(o->command));
 			json_machine(f);
 			fputs(", \"parameters\": ", f);
 			json_params(f, o, p);
@@ -389,7 +437,8 @@ void report_run(FILE *f, const struct client_opts *o, const struct drive_params 
 			fputs("}\n", f);
 			break;
 		case REPORT_CSV:
-			fprintf(f, "%s\n", csv_header);
+			if (!header_printed(o))
+				fprintf(f, "%s\n", csv_header);
 			csv_row(f, client_command_to_string(o->command), p, r);
 			fputc('\n', f);
 			break;
@@ -419,17 +468,8 @@ static void csv_string(FILE *f, const char *s) {
 
 /* A skipped row in CSV: its parameters, every measured column empty, then the note. */
 static void csv_skipped_row(FILE *f, const struct suite_row *row) {
-	const struct drive_params *p = &row->params;
-	size_t measured = 0;
-
-	for (const char *c = strchr(csv_header, ','); c; c = strchr(c + 1, ','))
-		measured++;
-	measured -= 6; /* columns are commas + 1, and the first 7 are the parameters */
-	fprintf(f, "%s,%s,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64, row->workload,
-		client_type_to_string(p->type), p->mode == DRIVE_OPEN ? "open" : "closed",
-		p->connections, p->chunk, p->mode == DRIVE_CLOSED ? p->depth : 0,
-		p->mode == DRIVE_OPEN ? p->rate : 0);
-	for (size_t i = 0; i < measured; i++)
+	csv_params(f, "summary", row->workload, &row->params);
+	for (size_t i = 0; i < csv_columns_after(8); i++)
 		fputc(',', f);
 }
 
@@ -513,12 +553,55 @@ void report_suite(FILE *f, const struct client_opts *o, const struct suite_row *
 	fflush(f);
 }
 
-void report_interval(FILE *f, const struct client_opts *o, double elapsed_s, double rt_per_s,
-		     double mib_per_s, uint64_t errors) {
-	if (report_format(o) != REPORT_TEXT)
-		return; /* one document only: periodic lines would break it */
-	fprintf(f, "  [%7.1fs]  %12.1f rt/s  %10.2f MiB/s  %" PRIu64 " errors\n", elapsed_s,
-		rt_per_s, mib_per_s, errors);
+void report_run_start(FILE *f, const struct client_opts *o, const struct drive_params *p) {
+	if (!header_printed(o))
+		return;
+	if (report_format(o) == REPORT_TEXT)
+		text_header(f, o, p, "\n");
+	else if (report_format(o) == REPORT_CSV)
+		fprintf(f, "%s\n", csv_header);
+	fflush(f);
+}
+
+void report_interval(FILE *f, const struct client_opts *o, const struct drive_params *p,
+		     const struct report_interval *iv) {
+	double rt_per_s = iv->span_s > 0 ? (double)iv->round_trips / iv->span_s : 0;
+	double mib_per_s = iv->span_s > 0 ? (double)iv->bytes / iv->span_s / MIB : 0;
+	const struct hist *h = iv->latency;
+	char l[3][32];
+
+	switch (report_format(o)) {
+		case REPORT_JSON:
+			fprintf(f,
+				"{\"kind\": \"interval\", \"command\": \"%s\", \"t_s\": %.6f"
+				", \"span_s\": %.6f, \"round_trips\": %" PRIu64
+				", \"round_trips_per_s\": %.1f, \"mib_per_s\": %.3f"
+				", \"latency_us\": ",
+				client_command_to_string(o->command), iv->t_s, iv->span_s,
+				iv->round_trips, rt_per_s, mib_per_s);
+			json_latency(f, h);
+			fprintf(f, ", \"errors\": %" PRIu64 "}\n", iv->errors);
+			break;
+		case REPORT_CSV:
+			csv_params(f, "interval", client_command_to_string(o->command), p);
+			fprintf(f, ",%.6f,%" PRIu64 ",%.1f,%.3f", iv->t_s, iv->round_trips,
+				rt_per_s, mib_per_s);
+			csv_latency(f, h);
+			for (size_t i = 0; i < csv_columns_after(19); i++)
+				fputc(',', f);
+			fputc('\n', f);
+			break;
+		case REPORT_TEXT:
+			fprintf(f, "  [%7.1fs]  %12.1f rt/s  %10.2f MiB/s", iv->t_s, rt_per_s,
+				mib_per_s);
+			if (h->n)
+				fprintf(f, "  p50 %s  p99 %s  max %s",
+					latency_text(l[0], 32, hist_percentile(h, 50, NULL)),
+					latency_text(l[1], 32, hist_percentile(h, 99, NULL)),
+					latency_text(l[2], 32, h->max));
+			fprintf(f, "  %" PRIu64 " errors\n", iv->errors);
+			break;
+	}
 	fflush(f);
 }
 

@@ -34,9 +34,23 @@ struct suite_row {
 };
 void report_suite(FILE *f, const struct client_opts *o, const struct suite_row *rows, size_t n);
 
-/* Periodic lines (-i) and the progress bar (a terminal only). */
-void report_interval(FILE *f, const struct client_opts *o, double elapsed_s, double rt_per_s,
-		     double mib_per_s, uint64_t errors);
+/* With -i: before the first interval, the text header or the CSV header (the report then
+ * leaves it out); nothing for JSON. Suites print their own. */
+void report_run_start(FILE *f, const struct client_opts *o, const struct drive_params *p);
+
+/* One interval (-i): a text line, a JSON line or a CSV row of kind "interval". */
+struct report_interval {
+	double t_s;           /* since the traffic started, at the end of the interval */
+	double span_s;        /* the interval's length: the last one may be short */
+	uint64_t round_trips; /* in the interval */
+	uint64_t bytes;       /* received in the interval */
+	uint64_t errors;      /* so far */
+	const struct hist *latency;
+};
+void report_interval(FILE *f, const struct client_opts *o, const struct drive_params *p,
+		     const struct report_interval *iv);
+
+/* The progress bar, on standard error when it is a terminal. */
 void report_progress(FILE *f, double fraction, double elapsed_s, double rt_per_s, uint64_t errors);
 void report_progress_clear(FILE *f);
 

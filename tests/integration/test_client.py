@@ -11,6 +11,7 @@ import json
 import os
 import re
 import resource
+import select
 import signal
 import socket
 import subprocess
@@ -141,7 +142,8 @@ def test_json_has_every_documented_key_and_csv_matches(ipcd):
     d = ipcd(QUIET).start_ready()
     p, doc = run_json("load", "-s", d.sock, "-c", "2", "-b", "100", "-n", "1000")
     assert p.returncode == 0
-    assert set(doc) == {"version", "command", "machine", "parameters", "result"}
+    assert set(doc) == {"kind", "version", "command", "machine", "parameters", "result"}
+    assert doc["kind"] == "summary"
     assert doc["command"] == "load"
     assert isinstance(doc["version"], str) and doc["version"]
     assert set(doc["machine"]) == {"cpus", "kernel"}
@@ -566,27 +568,88 @@ def test_usage_errors_exit_2_with_two_lines(args):
 # --- 13. periodic lines ------------------------------------------------------------------
 
 
-def test_interval_lines_in_text_mode_only(ipcd):
+def test_interval_lines_in_every_format(ipcd):
+    # Before: intervals in text only, printed before the header; JSON and CSV had none, and
+    # the last, partial interval was never reported.
     d = ipcd(QUIET).start_ready()
-    p = run_client("load", "-s", d.sock, "-c", "2", "-t", "1", "-i", "200ms")
+    p = run_client("load", "-s", d.sock, "-c", "2", "-t", "1.1s", "-i", "200ms")
     assert p.returncode == 0, p.stdout + p.stderr
     lines = p.stdout.splitlines()
-    report = next(i for i, l in enumerate(lines) if l.startswith("ipc-client load: "))
+    assert lines[0].startswith("ipc-client load: 2 connections"), p.stdout
     periodic = [l for l in lines if l.startswith("  [")]
-    assert len(periodic) >= 2, p.stdout
-    assert lines[:report] == periodic  # all of them before the report, nothing else
+    assert lines[1:1 + len(periodic)] == periodic  # right after the header, nothing between
     stamps = []
     for line in periodic:
-        m = re.fullmatch(r"  \[ *(\d+\.\d)s\] +\d+\.\d rt/s +\d+\.\d\d MiB/s +0 errors", line)
+        m = re.fullmatch(r"  \[ *(\d+\.\d)s\] +\d+\.\d rt/s +\d+\.\d\d MiB/s +p50 \S+ +p99 \S+ +"
+                         r"max \S+ +0 errors", line)
         assert m, line
         stamps.append(float(m.group(1)))
-    assert stamps == sorted(stamps)
+    assert stamps == sorted(stamps) and len(stamps) >= 5
+    assert stamps[-1] >= 1.0  # the last, partial interval (1.0 s to 1.1 s) is there
 
-    p = run_client("load", "-s", d.sock, "-c", "2", "-t", "1", "-i", "200ms", "--json")
+    p = run_client("load", "-s", d.sock, "-c", "2", "-t", "1.1s", "-i", "200ms", "--json")
     assert p.returncode == 0, p.stdout + p.stderr
-    assert len(p.stdout.splitlines()) == 1
-    doc = json.loads(p.stdout)
-    assert doc["result"]["round_trips"] > 0
+    docs = [json.loads(l) for l in p.stdout.splitlines()]  # JSON Lines: each line a document
+    intervals, summary = docs[:-1], docs[-1]
+    assert summary["kind"] == "summary" and len(intervals) >= 5
+    assert all(i["kind"] == "interval" and i["command"] == "load" for i in intervals)
+    assert all({"p50", "p99", "max"} <= set(i["latency_us"]) for i in intervals)
+    assert sum(i["round_trips"] for i in intervals) == summary["result"]["round_trips"]
+    assert intervals[-1]["span_s"] < 0.2 and intervals[-1]["t_s"] >= 1.0
+
+    p = run_client("load", "-s", d.sock, "-c", "2", "-t", "1.1s", "-i", "200ms", "--csv")
+    assert p.returncode == 0, p.stdout + p.stderr
+    header, *rows = list(csv.reader(io.StringIO(p.stdout)))
+    assert all(len(r) == len(header) for r in rows)
+    kinds = [dict(zip(header, r))["kind"] for r in rows]
+    assert kinds[-1] == "summary" and set(kinds[:-1]) == {"interval"} and len(kinds) >= 6
+    first = dict(zip(header, rows[0]))
+    assert float(first["p50_us"]) > 0 and float(first["max_us"]) >= float(first["p99_us"])
+    assert d.stop() == 0
+
+
+def test_progress_goes_to_a_terminal_whatever_stdout_is(ipcd):
+    # stderr a terminal, stdout a pipe: the bar is drawn (before: only when both were).
+    d = ipcd(QUIET).start_ready()
+    master, slave = os.openpty()
+    try:
+        p = subprocess.run([IPC_CLIENT, "load", "-s", d.sock, "-t", "1s"], stdout=subprocess.PIPE,
+                           stderr=slave, timeout=30)
+        os.close(slave)
+        slave = None
+        drawn = b""
+        while True:
+            r, _, _ = select.select([master], [], [], 0.5)
+            if not r:
+                break
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            drawn += chunk
+    finally:
+        if slave is not None:
+            os.close(slave)
+        os.close(master)
+    assert p.returncode == 0
+    assert b"rt/s" in drawn and b"[#" in drawn, drawn
+    assert p.stdout.startswith(b"ipc-client load: ")
+    assert d.stop() == 0
+
+
+def test_an_empty_run_has_no_latency_figures(ipcd):
+    # Nothing measured: null percentiles in JSON and empty ones in CSV, never a 0 us one.
+    d = ipcd(QUIET).start_ready()
+    p, doc = run_json("load", "-s", d.sock, "-b", "1K", "-n", "8K", "--warmup", "10s")
+    assert p.returncode == 1, p.stdout + p.stderr
+    lat = doc["result"]["latency_us"]
+    assert lat["count"] == 0 and all(lat[k] is None for k in ("min", "p50", "p99", "max", "mean"))
+    p = run_client("load", "-s", d.sock, "-b", "1K", "-n", "8K", "--warmup", "10s", "--csv")
+    header, row = list(csv.reader(io.StringIO(p.stdout)))
+    fields = dict(zip(header, row))
+    assert fields["p50_us"] == fields["max_us"] == "" and fields["round_trips"] == "0"
     assert d.stop() == 0
 
 
