@@ -117,6 +117,7 @@ struct drive {
 	atomic_uint finished;
 	int done_fd;
 	uint64_t connect_start_nsec, t0_nsec, measure_from_nsec;
+	struct timespec t0_realtime;
 };
 
 static void live_add(atomic_uint_fast64_t *c, uint64_t n) {
@@ -670,6 +671,7 @@ static void *thread_main(void *userdata) {
 	/* NOLINTNEXTLINE(bugprone-posix-return): glibc's SERIAL_THREAD is -1 */
 	if (pthread_barrier_wait(&d->barrier) == PTHREAD_BARRIER_SERIAL_THREAD) {
 		d->t0_nsec = now_nsec();
+		(void)clock_gettime(CLOCK_REALTIME, &d->t0_realtime); /* cannot fail */
 		d->measure_from_nsec = d->t0_nsec + d->p.warmup_usec * NSEC_PER_USEC;
 		atomic_store(&d->running, true);
 	}
@@ -928,6 +930,7 @@ int drive_finish(struct drive *d, struct drive_result *ret) {
 	ret->elapsed_usec =
 		end > d->measure_from_nsec ? (end - d->measure_from_nsec) / NSEC_PER_USEC : 0;
 	ret->interrupted = atomic_load(&d->interrupted);
+	ret->started = d->t0_realtime;
 	drive_schedule_sum(d, &ret->schedule);
 	drive_free(d);
 	return 0;

@@ -4,6 +4,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "hist.h"
 #include "sockaddr.h"
@@ -78,6 +79,7 @@ struct drive_result {
 	uint64_t bytes_sent, bytes_received; /* measured */
 	uint64_t total_round_trips, total_bytes_received; /* including warmup */
 	bool interrupted;
+	struct timespec started; /* CLOCK_REALTIME when the traffic began: the report's timestamp */
 	struct drive_errors errors;
 	struct drive_mismatch mismatches[DRIVE_MISMATCHES_MAX]; /* the first few */
 	uint64_t n_mismatches;

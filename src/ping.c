@@ -173,6 +173,7 @@ int ping_run(const struct client_opts *o) {
 	struct hist *h = malloc(sizeof(*h));
 	uint8_t *buf = malloc(o->chunk + 1);
 	uint64_t sent = 0, received = 0, failures = 0, start, seq;
+	struct timespec started;
 	int r, status;
 
 	if (!h || !buf || pattern_init(&pat, o->chunk) < 0) {
@@ -189,6 +190,7 @@ int ping_run(const struct client_opts *o) {
 		goto out;
 	}
 	start = now_nsec();
+	(void)clock_gettime(CLOCK_REALTIME, &started); /* cannot fail */
 	for (seq = 0; seq < o->count; seq++) {
 		uint64_t t, bad = 0, due = start + seq * o->ping_interval_usec * 1000,
 			    now = now_nsec();
@@ -222,9 +224,19 @@ int ping_run(const struct client_opts *o) {
 		if (o->type != SOCK_DGRAM || (r != 0 && r != -EBADMSG))
 			break;
 	}
-	report_ping_summary(stdout, o, sent, received, (now_nsec() - start) / 1000, h, failures);
 	/* Interrupted with every reply in: a clean run, as with ping(8). */
 	status = received == sent && failures == 0 && (seq == o->count || r == -EINTR) ? 0 : 1;
+	report_ping_summary(stdout, o,
+			    &(struct ping_summary){
+				    .sent = sent,
+				    .received = received,
+				    .verify_failures = failures,
+				    .elapsed_usec = (now_nsec() - start) / 1000,
+				    .interrupted = seq < o->count && r == -EINTR,
+				    .started = started,
+				    .exit_status = status,
+				    .latency = h,
+			    });
 	single_close(&s);
 out:
 	pattern_done(&pat);

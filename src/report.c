@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "macro.h"
@@ -76,6 +77,19 @@ static char *latency_text(char *buf, size_t len, uint64_t nsec) {
 	double v = (double)nsec / u->nsec;
 
 	snprintf(buf, len, "%.*f%s", latency_decimals(v), v, u->name);
+	return buf;
+}
+
+/* ISO 8601 in UTC to the millisecond, "2026-11-27T10:10:38.123Z"; "" before any traffic. */
+#define TIMESTAMP_MAX 64
+static char *timestamp_text(char *buf, size_t len, const struct timespec *t) {
+	struct tm tm;
+
+	buf[0] = '\0';
+	if (t->tv_sec > 0 && gmtime_r(&t->tv_sec, &tm))
+		snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+			 t->tv_nsec / 1000000);
 	return buf;
 }
 
@@ -189,6 +203,12 @@ static void json_result(FILE *f, const struct drive_params *p, const struct driv
 		per_second(r->bytes_received, r->elapsed_usec) / MIB,
 		r->interrupted ? "true" : "false");
 	json_latency(f, &r->hist);
+	fputs(", \"timestamp\": ", f);
+	if (r->started.tv_sec > 0) {
+		char ts[TIMESTAMP_MAX];
+		json_string(f, timestamp_text(ts, sizeof(ts), &r->started));
+	} else
+		fputs("null", f);
 	fputs(", \"rate\": ", f);
 	json_schedule(f, p, &r->schedule);
 	fputs(", \"errors\": ", f);
@@ -210,7 +230,8 @@ static const char *const csv_header =
 	"round_trips_per_s,"
 	"mib_per_s,p50_us,p90_us,p99_us,p99_9_us,max_us,mean_us,stddev_us,refused,connect_failed,"
 	"connect_timeout,reset,eof_early,timed_out,verify_failures,short_connections,"
-	"closed_by_server,lost,connections_opened,target_per_s,achieved_per_s,unsent";
+	"closed_by_server,lost,connections_opened,target_per_s,achieved_per_s,unsent,min_us,"
+	"socket,threads,interrupted,timestamp,exit_status";
 
 /* The columns up to rate: what the line is, and what was asked for. */
 static void csv_params(FILE *f, const char *kind, const char *command,
@@ -242,9 +263,12 @@ static size_t csv_columns_after(size_t n) {
 	return columns - n;
 }
 
+static void csv_string(FILE *f, const char *s);
+
 /* One CSV line, without its end: the suite adds a column. */
-static void csv_row(FILE *f, const char *command, const struct drive_params *p,
-		    const struct drive_result *r) {
+static void csv_row(FILE *f, const struct client_opts *o, const char *command,
+		    const struct drive_params *p, const struct drive_result *r) {
+	char ts[TIMESTAMP_MAX];
 	const struct hist *h = &r->hist;
 	const struct drive_errors *e = &r->errors;
 
@@ -265,6 +289,14 @@ static void csv_row(FILE *f, const char *command, const struct drive_params *p,
 			schedule_unsent(&r->schedule));
 	else
 		fputs(",,,", f);
+	if (h->n)
+		fprintf(f, ",%.3f,", (double)h->min / 1e3);
+	else
+		fputs(",,", f);
+	csv_string(f, o->socket);
+	fprintf(f, ",%u,%s,%s,%d", (unsigned)MIN((uint64_t)p->threads, p->connections),
+		r->interrupted ? "true" : "false", timestamp_text(ts, sizeof(ts), &r->started),
+		report_exit_status(r));
 }
 
 static void text_errors(FILE *f, const struct drive_result *r) {
@@ -374,9 +406,12 @@ static void text_header(FILE *f, const struct client_opts *o, const struct drive
 			const char *end) {
 	char a[FORMAT_SIZE_MAX];
 
-	fprintf(f, "ipc-client %s: %" PRIu64 " connection%s, %s chunks, ",
+	unsigned threads = (unsigned)MIN((uint64_t)p->threads, p->connections);
+
+	fprintf(f, "ipc-client %s: %" PRIu64 " connection%s, %u thread%s, %s chunks, ",
 		client_command_to_string(o->command), p->connections,
-		p->connections == 1 ? "" : "s", format_size(a, sizeof(a), p->chunk));
+		p->connections == 1 ? "" : "s", threads, threads == 1 ? "" : "s",
+		format_size(a, sizeof(a), p->chunk));
 	if (p->mode == DRIVE_OPEN)
 		fprintf(f, "%" PRIu64 " messages/s", p->rate);
 	else
@@ -391,7 +426,7 @@ static bool header_printed(const struct client_opts *o) {
 
 static void text_run(FILE *f, const struct client_opts *o, const struct drive_params *p,
 		     const struct drive_result *r) {
-	char a[FORMAT_SIZE_MAX], b[FORMAT_SIZE_MAX], d[FORMAT_DURATION_MAX];
+	char a[FORMAT_SIZE_MAX], b[FORMAT_SIZE_MAX], d[FORMAT_DURATION_MAX], ts[TIMESTAMP_MAX];
 
 	if (!header_printed(o))
 		text_header(f, o, p, r->interrupted ? " (interrupted)\n" : "\n");
@@ -401,6 +436,8 @@ static void text_run(FILE *f, const struct client_opts *o, const struct drive_pa
 	if (r->opened != r->connected)
 		fprintf(f, " of %" PRIu64 " opened", r->opened);
 	fprintf(f, " in %s\n", format_timespan(d, sizeof(d), r->connect_usec));
+	if (r->started.tv_sec > 0)
+		fprintf(f, "  started       %s\n", timestamp_text(ts, sizeof(ts), &r->started));
 	fprintf(f, "  elapsed       %s%s\n", format_timespan(d, sizeof(d), r->elapsed_usec),
 		p->warmup_usec ? " (after warmup)" : "");
 	fprintf(f, "  round trips   %" PRIu64 " (%.1f/s)\n", r->round_trips,
@@ -419,6 +456,7 @@ static void text_run(FILE *f, const struct client_opts *o, const struct drive_pa
 		fprintf(f, "  measured      nothing: %s\n",
 			p->warmup_usec ? "the warm-up took the whole run"
 				       : "no round trip completed");
+	fprintf(f, "  exit status   %d\n", report_exit_status(r));
 }
 
 void report_run(FILE *f, const struct client_opts *o, const struct drive_params *p,
@@ -439,7 +477,7 @@ void report_run(FILE *f, const struct client_opts *o, const struct drive_params 
 		case REPORT_CSV:
 			if (!header_printed(o))
 				fprintf(f, "%s\n", csv_header);
-			csv_row(f, client_command_to_string(o->command), p, r);
+			csv_row(f, o, client_command_to_string(o->command), p, r);
 			fputc('\n', f);
 			break;
 		case REPORT_TEXT:
@@ -510,7 +548,7 @@ void report_suite(FILE *f, const struct client_opts *o, const struct suite_row *
 				char skipped[SUITE_SKIPPED_MAX + 16];
 
 				if (rows[i].result)
-					csv_row(f, rows[i].workload, &rows[i].params,
+					csv_row(f, o, rows[i].workload, &rows[i].params,
 						rows[i].result);
 				else {
 					csv_skipped_row(f, &rows[i]);
@@ -644,16 +682,18 @@ static void text_ping_rtt(FILE *f, const struct hist *h) {
 		p[3], u->name);
 }
 
-void report_ping_summary(FILE *f, const struct client_opts *o, uint64_t sent, uint64_t received,
-			 uint64_t elapsed_usec, const struct hist *h, uint64_t verify_failures) {
-	double loss = sent ? 100.0 * (double)(sent - received) / (double)sent : 0.0;
-	double ms[4];
+void report_ping_summary(FILE *f, const struct client_opts *o, const struct ping_summary *ps) {
+	const struct hist *h = ps->latency;
+	double loss = ps->sent ? 100.0 * (double)(ps->sent - ps->received) / (double)ps->sent : 0.0;
+	char ts[TIMESTAMP_MAX];
 
-	for (size_t i = 0; i < ARRAY_SIZE(percentiles); i++)
-		ms[i] = (double)hist_percentile(h, percentiles[i], NULL) / 1e6;
+	timestamp_text(ts, sizeof(ts), &ps->started);
 	switch (report_format(o)) {
 		case REPORT_JSON:
-			fprintf(f, "{\"version\": \"%s\", \"command\": \"ping\", ", VERSION);
+			fprintf(f,
+				"{\"kind\": \"summary\", \"version\": \"%s\", \"command\": "
+				"\"ping\", ",
+				VERSION);
 			json_machine(f);
 			fputs(", \"parameters\": {\"socket\": ", f);
 			json_string(f, o->socket);
@@ -666,33 +706,54 @@ void report_ping_summary(FILE *f, const struct client_opts *o, uint64_t sent, ui
 				", \"result\": {\"transmitted\": %" PRIu64
 				", \"received\": %" PRIu64
 				", \"loss_percent\": %.1f, \"elapsed_s\": %.6f, "
-				"\"verify_failures\": %" PRIu64 ", \"latency_us\": ",
-				sent, received, loss, (double)elapsed_usec / 1e6, verify_failures);
+				"\"verify_failures\": %" PRIu64
+				", \"interrupted\": %s, \"timestamp\": ",
+				ps->sent, ps->received, loss, (double)ps->elapsed_usec / 1e6,
+				ps->verify_failures, ps->interrupted ? "true" : "false");
+			if (ts[0])
+				json_string(f, ts);
+			else
+				fputs("null", f);
+			fputs(", \"latency_us\": ", f);
 			json_latency(f, h);
-			fputs("}}\n", f);
+			fprintf(f, ", \"exit_status\": %d}}\n", ps->exit_status);
 			break;
 		case REPORT_CSV:
-			fprintf(f, "transmitted,received,loss_percent,min_ms,avg_ms,max_ms,mdev_ms,"
-				   "p50_ms,"
-				   "p90_ms,p99_ms,p99_9_ms,verify_failures\n");
-			fprintf(f,
-				"%" PRIu64 ",%" PRIu64
-				",%.1f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%" PRIu64 "\n",
-				sent, received, loss, h->n ? (double)h->min / 1e6 : 0.0,
-				hist_mean(h) / 1e6, (double)h->max / 1e6, hist_stddev(h) / 1e6,
-				ms[0], ms[1], ms[2], ms[3], verify_failures);
+			fputs("kind,command,socket,type,chunk,transmitted,received,loss_percent,"
+			      "min_us,"
+			      "mean_us,max_us,stddev_us,p50_us,p90_us,p99_us,p99_9_us,verify_"
+			      "failures,"
+			      "interrupted,timestamp,exit_status\n",
+			      f);
+			fputs("summary,ping,", f);
+			csv_string(f, o->socket);
+			fprintf(f, ",%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%.1f",
+				client_type_to_string(o->type), o->chunk, ps->sent, ps->received,
+				loss);
+			if (h->n) {
+				fprintf(f, ",%.3f,%.3f,%.3f,%.3f", (double)h->min / 1e3,
+					hist_mean(h) / 1e3, (double)h->max / 1e3,
+					hist_stddev(h) / 1e3);
+				for (size_t i = 0; i < ARRAY_SIZE(percentiles); i++)
+					fprintf(f, ",%.3f",
+						(double)hist_percentile(h, percentiles[i], NULL) /
+							1e3);
+			} else
+				fputs(",,,,,,,,", f);
+			fprintf(f, ",%" PRIu64 ",%s,%s,%d\n", ps->verify_failures,
+				ps->interrupted ? "true" : "false", ts, ps->exit_status);
 			break;
 		case REPORT_TEXT:
 			fprintf(f, "--- %s ipc-client ping statistics ---\n", o->socket);
 			fprintf(f,
 				"%" PRIu64 " transmitted, %" PRIu64
 				" received, %.1f%% loss, time %.0fms\n",
-				sent, received, loss, (double)elapsed_usec / 1e3);
+				ps->sent, ps->received, loss, (double)ps->elapsed_usec / 1e3);
 			if (h->n)
 				text_ping_rtt(f, h);
-			if (verify_failures)
+			if (ps->verify_failures)
 				fprintf(f, "%" PRIu64 " echoes differed from what was sent\n",
-					verify_failures);
+					ps->verify_failures);
 			break;
 	}
 	fflush(f);

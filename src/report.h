@@ -56,5 +56,12 @@ void report_progress_clear(FILE *f);
 
 /* ping */
 void report_ping_reply(FILE *f, const char *socket, uint64_t seq, uint64_t bytes, uint64_t nsec);
-void report_ping_summary(FILE *f, const struct client_opts *o, uint64_t sent, uint64_t received,
-			 uint64_t elapsed_usec, const struct hist *h, uint64_t verify_failures);
+struct ping_summary {
+	uint64_t sent, received, verify_failures;
+	uint64_t elapsed_usec;
+	bool interrupted;
+	struct timespec started; /* CLOCK_REALTIME of the first round */
+	int exit_status;
+	const struct hist *latency;
+};
+void report_ping_summary(FILE *f, const struct client_opts *o, const struct ping_summary *ps);

@@ -157,7 +157,8 @@ def test_json_has_every_documented_key_and_csv_matches(ipcd):
     assert set(doc["result"]) == {
         "connections", "connect_s", "elapsed_s", "round_trips", "bytes_sent", "bytes_received",
         "round_trips_per_s", "mib_per_s", "interrupted", "latency_us", "errors", "mismatches",
-        "exit_status", "connections_opened", "rate", "connect_error"}
+        "exit_status", "connections_opened", "rate", "connect_error", "timestamp"}
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", doc["result"]["timestamp"])
     assert set(doc["result"]["latency_us"]) == {
         "count", "min", "p50", "p90", "p99", "p99_9", "max", "mean", "stddev", "overflow"}
     assert set(doc["result"]["errors"]) == set(ERROR_KEYS)
@@ -173,6 +174,40 @@ def test_json_has_every_documented_key_and_csv_matches(ipcd):
     assert (fields["command"], fields["type"], fields["mode"]) == ("load", "stream", "closed")
     assert (fields["connections"], fields["chunk"], fields["round_trips"]) == ("2", "100", "20")
     assert all(fields[k] == "0" for k in ERROR_KEYS)
+    assert d.stop() == 0
+
+
+def test_core_fields_in_every_format(ipcd):
+    # Issue 12, item 7: min, socket, threads, interrupted, timestamp and exit status in text,
+    # JSON and CSV alike, and latencies in microseconds everywhere (ping's CSV was in ms).
+    d = ipcd(QUIET).start_ready()
+    args = ("load", "-s", d.sock, "-c", "2", "-b", "100", "-n", "1000")
+    p = run_client(*args)
+    assert re.match(r"ipc-client load: 2 connections, 2 threads, 100 B chunks", p.stdout)
+    assert re.search(r"^  started       \d{4}-\d\d-\d\dT[\d:.]+Z$", p.stdout, re.M)
+    assert re.search(r"^                min \S+", p.stdout, re.M)
+    assert p.stdout.splitlines()[-1] == "  exit status   0"
+    p, doc = run_json(*args)
+    r = doc["result"]
+    assert (doc["parameters"]["socket"], doc["parameters"]["threads"]) == (d.sock, 2)
+    assert r["interrupted"] is False and r["exit_status"] == 0 and r["latency_us"]["min"] > 0
+    p = run_client(*args, "--csv")
+    header, row = list(csv.reader(io.StringIO(p.stdout)))
+    f = dict(zip(header, row))
+    assert (f["socket"], f["threads"], f["interrupted"], f["exit_status"]) == \
+        (d.sock, "2", "false", "0")
+    assert float(f["min_us"]) > 0 and f["timestamp"].endswith("Z")
+    p = run_client("ping", "-s", d.sock, "-n", "2", "-i", "0", "--csv")
+    assert p.returncode == 0, p.stdout + p.stderr
+    header, row = list(csv.reader(io.StringIO(p.stdout)))
+    f = dict(zip(header, row))
+    assert not [h for h in header if h.endswith("_ms")], header
+    assert (f["kind"], f["command"], f["socket"], f["exit_status"]) == \
+        ("summary", "ping", d.sock, "0")
+    assert 0 < float(f["min_us"]) <= float(f["max_us"]) and f["timestamp"].endswith("Z")
+    p, doc = run_json("ping", "-s", d.sock, "-n", "2", "-i", "0")
+    assert doc["kind"] == "summary" and doc["result"]["exit_status"] == 0
+    assert doc["result"]["interrupted"] is False and doc["result"]["timestamp"].endswith("Z")
     assert d.stop() == 0
 
 
