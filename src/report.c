@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* Results as text, JSON and CSV; the progress bar and periodic lines. The only printer. */
 #include <errno.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <math.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -347,6 +349,31 @@ static void text_schedule(FILE *f, const struct drive_params *p, const struct dr
 				: "the client could not send fast enough (try more --threads)");
 }
 
+/* Who may connect to a path socket: its owner and group, by name, as its mode allows. */
+static void text_permission_hint(FILE *f, const char *socket) {
+	struct stat st;
+	struct group gr, *grp = NULL;
+	char buf[1024], group[64];
+
+	if (socket[0] == '@' || stat(socket, &st) < 0) {
+		fputs(": ipcd's access lists refused it, or the socket's directory is closed to "
+		      "you\n",
+		      f);
+		return;
+	}
+	if (getgrgid_r(st.st_gid, &gr, buf, sizeof(buf), &grp) == 0 && grp)
+		snprintf(group, sizeof(group), "'%s'", grp->gr_name);
+	else
+		snprintf(group, sizeof(group), "%u", (unsigned)st.st_gid);
+	fprintf(f, ": %s has mode %04o, owner uid %u, group %s", socket,
+		(unsigned)(st.st_mode & 07777), (unsigned)st.st_uid, group);
+	if (st.st_mode & S_IWGRP)
+		fprintf(f, ": members of group %s may connect", group);
+	else
+		fputs(": only its owner may connect", f);
+	fputs(" (and ipcd's access lists may narrow that)\n", f);
+}
+
 /* Why connections failed to open, with what to do about it. */
 static void text_connect_error(FILE *f, const struct client_opts *o, const struct drive_params *p,
 			       int err) {
@@ -354,10 +381,7 @@ static void text_connect_error(FILE *f, const struct client_opts *o, const struc
 	switch (err) {
 		case EACCES:
 		case EPERM:
-			fprintf(f,
-				": the socket's owner and group may connect (ls -l %s), and "
-				"ipcd's access lists may narrow it further\n",
-				o->socket);
+			text_permission_hint(f, o->socket);
 			break;
 		case ENOENT:
 			fputs(": no such socket; is the daemon running (systemctl start "

@@ -6,6 +6,7 @@ did not write: one that drops datagrams, one that flips a bit, one that never re
 
 import json
 import os
+import re
 import socket
 import subprocess
 import threading
@@ -181,4 +182,10 @@ def test_a_failed_connect_says_why(ipcd, workdir):
     os.chmod(d.sock, 0o600)
     rc, out = client("load", "-s", d.sock, "-t", "1s", user="65534")
     assert rc == 3, out
-    assert "connect error Permission denied: the socket's owner and group may connect" in out
+    assert re.search(r"connect error Permission denied: \S+ has mode 0600, owner uid 0, "
+                     r"group '?\w+'?: only its owner may connect", out), out
+    os.chmod(d.sock, 0o660)
+    os.chown(d.sock, 0, 4)  # a group of Debian's base system
+    rc, out = client("load", "-s", d.sock, "-t", "1s", user="65534")
+    assert rc == 3 and "has mode 0660, owner uid 0, group 'adm': members of group 'adm' may " \
+        "connect" in out, out
