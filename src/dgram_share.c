@@ -10,13 +10,15 @@
 #include "dgram_share.h"
 #include "macro.h"
 
-#define BUCKETS 4096 /* a power of two */
+#define BUCKETS 4096  /* a power of two */
+#define IDLE_MAX 4096 /* peers kept with nothing in flight, for their next datagram */
 
 struct dgram_peer {
 	struct dgram_peer *hash_next;
 	struct dgram_peer *newer, *older;
 	size_t charge; /* echoes sent and not yet seen read */
 	bool held;     /* refused for its quota: credited after the others, until seen to read */
+	bool idle;     /* on the idle list: nothing charged */
 	socklen_t addr_len;
 	struct sockaddr_un addr;
 };
@@ -70,26 +72,26 @@ static struct dgram_peer **bucket(struct dgram_share *s, const struct sockaddr_u
 	return &s->buckets[h & (BUCKETS - 1)];
 }
 
-static void list_unlink(struct dgram_share *s, struct dgram_peer *p) {
+static void list_unlink(struct dgram_list *l, struct dgram_peer *p) {
 	if (p->newer)
 		p->newer->older = p->older;
 	else
-		s->newest = p->older;
+		l->newest = p->older;
 	if (p->older)
 		p->older->newer = p->newer;
 	else
-		s->oldest = p->newer;
+		l->oldest = p->newer;
 	p->newer = p->older = NULL;
 }
 
-static void list_push_newest(struct dgram_share *s, struct dgram_peer *p) {
-	p->older = s->newest;
+static void list_push_newest(struct dgram_list *l, struct dgram_peer *p) {
+	p->older = l->newest;
 	p->newer = NULL;
-	if (s->newest)
-		s->newest->newer = p;
+	if (l->newest)
+		l->newest->newer = p;
 	else
-		s->oldest = p;
-	s->newest = p;
+		l->oldest = p;
+	l->newest = p;
 }
 
 static void peer_forget(struct dgram_share *s, struct dgram_peer *p) {
@@ -98,15 +100,34 @@ static void peer_forget(struct dgram_share *s, struct dgram_peer *p) {
 	while (*b != p)
 		b = &(*b)->hash_next;
 	*b = p->hash_next;
-	list_unlink(s, p);
-	s->charged -= p->charge;
-	s->n_peers--;
+	if (p->idle) {
+		list_unlink(&s->idle, p);
+		s->n_idle--;
+	} else {
+		list_unlink(&s->recent, p);
+		s->charged -= p->charge;
+		s->n_peers--;
+	}
 	free(p);
 }
 
+/* Nothing charged any more: kept, idle, for the peer's next datagram; the idle list's oldest
+ * is forgotten past IDLE_MAX. */
+static void peer_idle(struct dgram_share *s, struct dgram_peer *p) {
+	list_unlink(&s->recent, p);
+	s->n_peers--;
+	p->idle = true;
+	p->held = false;
+	list_push_newest(&s->idle, p);
+	if (++s->n_idle > IDLE_MAX)
+		peer_forget(s, s->idle.oldest);
+}
+
 void dgram_share_done(struct dgram_share *s) {
-	while (s->newest)
-		peer_forget(s, s->newest);
+	while (s->recent.newest)
+		peer_forget(s, s->recent.newest);
+	while (s->idle.newest)
+		peer_forget(s, s->idle.newest);
 	free(s->buckets);
 	s->buckets = NULL;
 }
@@ -115,7 +136,7 @@ void dgram_share_done(struct dgram_share *s) {
 static void credit_pass(struct dgram_share *s, size_t *left, bool held) {
 	struct dgram_peer *p, *next;
 
-	for (p = s->newest; p && (*left > 0 || p->charge == 0); p = next) {
+	for (p = s->recent.newest; p && (*left > 0 || p->charge == 0); p = next) {
 		size_t c = MIN(*left, p->charge);
 
 		next = p->older;
@@ -126,7 +147,7 @@ static void credit_pass(struct dgram_share *s, size_t *left, bool held) {
 		*left -= c;
 		p->held = p->held && c == 0;
 		if (p->charge == 0)
-			peer_forget(s, p);
+			peer_idle(s, p);
 	}
 }
 
@@ -168,13 +189,19 @@ struct dgram_peer *dgram_share_charge(struct dgram_share *s, const struct sockad
 		p->hash_next = *b;
 		*b = p;
 		s->n_peers++;
-		list_push_newest(s, p);
+		list_push_newest(&s->recent, p);
+	} else if (p->idle) {
+		list_unlink(&s->idle, p);
+		s->n_idle--;
+		p->idle = false;
+		s->n_peers++;
+		list_push_newest(&s->recent, p);
 	} else if (p->charge < s->quota / 2) {
 		/* A peer holding half its quota stays where it is: one that keeps sending and
 		 * never reads would otherwise stay at the newest end, take the credit of those
 		 * that read, and never reach its quota. */
-		list_unlink(s, p);
-		list_push_newest(s, p);
+		list_unlink(&s->recent, p);
+		list_push_newest(&s->recent, p);
 	}
 	p->charge += size;
 	s->charged += size;
@@ -186,11 +213,11 @@ void dgram_share_refund(struct dgram_share *s, struct dgram_peer *p, size_t len)
 
 	p->charge -= size;
 	s->charged -= size;
-	/* Not forgotten here at 0, since later answers of the batch may point at it: the next
-	 * settle does, at the newest end, where refunds come after the batch's charges. */
+	/* Not made idle here at 0, since later answers of the batch may point at it too: the
+	 * next settle does, at the newest end, where refunds come after the batch's charges. */
 	if (p->charge == 0) {
-		list_unlink(s, p);
-		list_push_newest(s, p);
+		list_unlink(&s->recent, p);
+		list_push_newest(&s->recent, p);
 	}
 }
 

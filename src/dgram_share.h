@@ -17,8 +17,9 @@
  * is still taken (SIOCOUTQ), not by whom. What it no longer holds was read by someone, and is
  * credited to the peers answered most recently first: those that read keep being answered,
  * so they stay at the recent end and take the credit, while a peer that stopped reading drifts
- * to the old end and keeps its charge. A peer whose charge falls to 0 is forgotten, so the
- * table holds only peers with echoes in flight; the buffer's size bounds how many those are.
+ * to the old end and keeps its charge. A peer whose charge falls to 0 moves to an idle list,
+ * so that a peer answered again and again is looked up, not made anew each time; the idle
+ * list is bounded, and the buffer's size bounds how many peers have echoes in flight.
  *
  * Byte counts are the kernel's (an echo's truesize, skb overhead included), estimated: an
  * estimate above the real one only makes credit come sooner.
@@ -28,12 +29,18 @@
 
 struct dgram_peer;
 
+struct dgram_list {
+	struct dgram_peer *newest, *oldest;
+};
+
 struct dgram_share {
-	size_t capacity; /* the socket's send buffer, as the kernel counts it */
-	size_t quota;    /* per peer */
-	size_t charged;  /* sum of the peers' charges */
-	size_t n_peers;
-	struct dgram_peer *newest, *oldest; /* by last echo */
+	size_t capacity;          /* the socket's send buffer, as the kernel counts it */
+	size_t quota;             /* per peer */
+	size_t charged;           /* sum of the peers' charges */
+	size_t n_peers;           /* with echoes in flight, on `recent` */
+	size_t n_idle;            /* with none, kept for their next datagram, on `idle` */
+	struct dgram_list recent; /* by last echo */
+	struct dgram_list idle;   /* by when their charge reached 0 */
 	struct dgram_peer **buckets;
 };
 

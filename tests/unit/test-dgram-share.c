@@ -102,6 +102,31 @@ TEST(a_refund_to_zero_is_forgotten_at_the_next_settle) {
 	dgram_share_done(&s);
 }
 
+TEST(a_peer_that_read_everything_is_kept_idle_for_its_next_datagram) {
+	struct dgram_share s;
+	struct dgram_peer *first;
+	bool over;
+
+	ASSERT_EQ(dgram_share_init(&s, 8 << 20, 65536), 0);
+	first = charge(&s, "reader", 100, &over);
+	dgram_share_settle(&s, 0);
+	ASSERT_EQ(s.n_peers, 0);
+	ASSERT_EQ(s.n_idle, 1);
+	ASSERT_TRUE(charge(&s, "reader", 100, &over) == first); /* the same entry, not a new one */
+	ASSERT_EQ(s.n_peers, 1);
+	ASSERT_EQ(s.n_idle, 0);
+	/* Idle peers are bounded: the oldest go first. */
+	for (int i = 0; i < 5000; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "p%d", i);
+		ASSERT_TRUE(charge(&s, name, 1, &over));
+	}
+	dgram_share_settle(&s, 0);
+	ASSERT_EQ(s.n_peers, 0);
+	ASSERT_EQ(s.n_idle, 4096);
+	dgram_share_done(&s);
+}
+
 TEST(room_is_what_the_kernel_would_still_send) {
 	struct dgram_share s;
 	size_t t = dgram_share_truesize(65536);
