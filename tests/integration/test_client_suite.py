@@ -5,11 +5,15 @@ server's connection limit or the client's own open files, is skipped with a note
 failure; every row that runs passes, and the exit status is 0. The whole matrix runs (the suite
 has no shorter form), about half a minute; no timing is asserted."""
 
+import csv
+import io
 import json
 import os
 import re
 import resource
+import signal
 import subprocess
+import time
 
 import pytest
 
@@ -105,3 +109,32 @@ def test_suite_qt_skips_rows_over_the_clients_open_file_limit(ipcd):
     for n in (1000, 10000):
         notes = skip_notes(p, n)
         assert notes and all("open-file limit" in note for note in notes), out
+
+
+def test_an_interrupted_suite_marks_its_rows(ipcd):
+    # SIGINT during the matrix: the row it cut short says "interrupted", the rows it never
+    # reached say so too, in the CSV's note column; what ran is reported as it was.
+    d = ipcd(shipped_conf()).start_ready()
+    proc = subprocess.Popen([IPC_CLIENT, "suite", "qt", "-s", d.sock, "--csv"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.5)  # inside the matrix, whichever row; the test holds for any
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=SUITE_TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    header, *rows = list(csv.reader(io.StringIO(out)))
+    notes = [dict(zip(header, r))["note"] for r in rows]
+    assert len(rows) == len(MATRIX), out + err
+    cut = notes.index("interrupted")
+    assert all(n == "" for n in notes[:cut]), notes
+    # Those after it never ran: interrupted before they could, or skipped for a limit anyway.
+    assert all(n == "skipped: interrupted before it ran" or
+               n == "skipped: the server accepts at most 1024 connections at once"
+               for n in notes[cut + 1:]), notes
+    assert "skipped: interrupted before it ran" in notes
+    assert dict(zip(header, rows[cut]))["interrupted"] == "true"
+    assert d.stop() == 0
