@@ -119,7 +119,7 @@ def test_an_interrupted_suite_marks_its_rows(ipcd):
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        time.sleep(1.5)  # inside the matrix, whichever row; the test holds for any
+        time.sleep(3)  # past the probe, inside the matrix (about 30 s), whichever row
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=SUITE_TIMEOUT)
     finally:
