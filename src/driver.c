@@ -434,23 +434,27 @@ static void on_io(struct poller_entry *e, uint32_t revents) {
 }
 
 static void thread_stop_sending(struct dthread *t) {
-	uint64_t now = now_nsec();
+	const struct drive *d = t->d;
+	uint64_t now = now_nsec(), end = now;
 
 	if (t->stopped)
 		return;
 	t->stopped = true;
-	t->stop_nsec = now;
+	/* A stop timer that fires late must not put messages due after -t into the schedule. */
+	if (d->p.duration_usec && !atomic_load(&d->interrupted))
+		end = MIN(now, d->t0_nsec + d->p.duration_usec * NSEC_PER_USEC);
+	t->stop_nsec = end;
 	(void)sd_event_source_set_enabled(t->rate_timer, SD_EVENT_OFF); /* NULL-safe */
 	/* Open loop: of what was released, what waited on a full socket (the server's doing),
 	 * then all the schedule had due by now: what a late rate timer never released is the
 	 * client falling behind. */
-	for (size_t i = 0; t->d->p.mode == DRIVE_OPEN && i < t->n; i++) {
+	for (size_t i = 0; d->p.mode == DRIVE_OPEN && i < t->n; i++) {
 		struct cconn *c = &t->conns[i];
 		if (c->state != CS_OPEN)
 			continue;
 		if (c->events & EPOLLOUT)
 			t->unsent_full += c->due - MIN(c->due, c->started);
-		c->due = MAX(c->due, schedule_due(t->d, c->index, now));
+		c->due = MAX(c->due, schedule_due(d, c->index, end));
 	}
 	for (size_t i = 0; i < t->n; i++)
 		if (t->conns[i].state == CS_OPEN)
