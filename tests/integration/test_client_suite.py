@@ -119,7 +119,7 @@ def test_an_interrupted_suite_marks_its_rows(ipcd):
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        time.sleep(3)  # past the probe, inside the matrix (about 30 s), whichever row
+        time.sleep(5)  # past the probe, inside the matrix (about 30 s), whichever row
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=SUITE_TIMEOUT)
     finally:
@@ -129,12 +129,12 @@ def test_an_interrupted_suite_marks_its_rows(ipcd):
     header, *rows = list(csv.reader(io.StringIO(out)))
     notes = [dict(zip(header, r))["note"] for r in rows]
     assert len(rows) == len(MATRIX), out + err
+    limit = "skipped: the server accepts at most 1024 connections at once"
     cut = notes.index("interrupted")
-    assert all(n == "" for n in notes[:cut]), notes
+    assert all(n in ("", limit) for n in notes[:cut]), notes  # ran, or over the limit
     # Those after it never ran: interrupted before they could, or skipped for a limit anyway.
-    assert all(n == "skipped: interrupted before it ran" or
-               n == "skipped: the server accepts at most 1024 connections at once"
-               for n in notes[cut + 1:]), notes
+    assert all(n in ("skipped: interrupted before it ran", limit) for n in notes[cut + 1:]), \
+        notes
     assert "skipped: interrupted before it ran" in notes
     assert dict(zip(header, rows[cut]))["interrupted"] == "true"
     assert d.stop() == 0
