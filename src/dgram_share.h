@@ -17,7 +17,11 @@
  * is still taken (SIOCOUTQ), not by whom. What it no longer holds was read by someone, and is
  * credited to the peers answered most recently first: those that read keep being answered,
  * so they stay at the recent end and take the credit, while a peer that stopped reading drifts
- * to the old end and keeps its charge. A peer whose charge falls to 0 moves to an idle list,
+ * to the old end and keeps its charge. Two rules keep a peer that sends on and never reads
+ * from taking the credit of those that read: past half its quota it no longer moves to the
+ * recent end, and once refused for its quota it is credited after every other peer, until it
+ * is seen to read. Neither can be exact: ipcd(8) says what that costs. A peer whose charge
+ * falls to 0 moves to an idle list,
  * so that a peer answered again and again is looked up, not made anew each time; the idle
  * list is bounded, and the buffer's size bounds how many peers have echoes in flight.
  *
