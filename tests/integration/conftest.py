@@ -3,6 +3,7 @@
 directly, for self-bind), observed through its notify socket and its log. Every wait is
 bounded; every process started is stopped by pid; every test has a private directory."""
 
+import contextlib
 import os
 import re
 import select
@@ -125,6 +126,23 @@ def is_closed_by_peer(s, timeout=5.0):
         return True
     except socket.timeout:
         return False
+
+
+@contextlib.contextmanager
+def socat_echo(workdir):
+    """socat's echo server on a unix stream socket: yields its path; stopped by pid after."""
+    path = os.path.join(workdir, "socat.sock")
+    socat = subprocess.Popen(["socat", f"UNIX-LISTEN:{path},fork", "PIPE"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        wait_until(lambda: os.path.exists(path) or socat.poll() is not None, 5, "socat's socket")
+        assert socat.poll() is None, socat.stderr.read()
+        yield path
+    finally:
+        socat.kill()
+        socat.wait(10)
+        socat.stderr.close()
 
 
 class Notify:

@@ -4,7 +4,6 @@ echo servers the project did not write (socat, a deliberately corrupting one wri
 and against nothing at all. Every count it reports is checked exactly; the only latency
 assertions are those the design promises (a stalled server shows in the open loop's p99)."""
 
-import contextlib
 import csv
 import io
 import json
@@ -20,7 +19,7 @@ import time
 
 import pytest
 
-from conftest import IPC_CLIENT, SANITIZER_REPORT, wait_until
+from conftest import IPC_CLIENT, SANITIZER_REPORT, socat_echo, wait_until
 
 QUIET = "log = { connections = false; };\n"
 ERROR_KEYS = ("refused", "closed_by_server", "connect_failed", "connect_timeout", "reset",
@@ -234,23 +233,6 @@ def test_load_dgram(ipcd):
 
 
 # --- 4. an echo server the project did not write -----------------------------------------
-
-
-@contextlib.contextmanager
-def socat_echo(workdir):
-    """socat's echo server on a unix stream socket: yields its path; stopped by pid after."""
-    path = os.path.join(workdir, "socat.sock")
-    socat = subprocess.Popen(["socat", f"UNIX-LISTEN:{path},fork", "PIPE"],
-                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, start_new_session=True)
-    try:
-        wait_until(lambda: os.path.exists(path) or socat.poll() is not None, 5, "socat's socket")
-        assert socat.poll() is None, socat.stderr.read()
-        yield path
-    finally:
-        socat.kill()
-        socat.wait(10)
-        socat.stderr.close()
 
 
 def test_load_against_socat(workdir):

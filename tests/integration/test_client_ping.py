@@ -5,7 +5,6 @@ because the server had gone. Driven against the real ipcd and against echo serve
 did not write (socat, and small Python servers written here). Nothing here asserts how long
 anything took: only how the figures are written and that they agree with each other."""
 
-import contextlib
 import json
 import os
 import re
@@ -15,7 +14,7 @@ import threading
 
 import pytest
 
-from conftest import IPC_CLIENT, SANITIZER_REPORT, wait_until
+from conftest import IPC_CLIENT, SANITIZER_REPORT, socat_echo
 
 QUIET = "log = { connections = false; };\n"
 NSEC = {"ns": 1, "us": 1e3, "µs": 1e3, "ms": 1e6, "s": 1e9}
@@ -95,23 +94,6 @@ def assert_precise(stdout, count):
     assert abs(avg.nsec - mean) <= avg.slack + max(r.slack for r in replies), stdout
     for f in percentiles:
         assert mn.nsec - mn.slack <= f.nsec <= mx.nsec + mx.slack, stdout
-
-
-@contextlib.contextmanager
-def socat_echo(workdir):
-    """socat's echo server on a unix stream socket: yields its path; stopped by pid after."""
-    path = os.path.join(workdir, "socat.sock")
-    socat = subprocess.Popen(["socat", f"UNIX-LISTEN:{path},fork", "PIPE"],
-                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, start_new_session=True)
-    try:
-        wait_until(lambda: os.path.exists(path) or socat.poll() is not None, 5, "socat's socket")
-        assert socat.poll() is None, socat.stderr.read()
-        yield path
-    finally:
-        socat.kill()
-        socat.wait(10)
-        socat.stderr.close()
 
 
 class OneEchoServer:
