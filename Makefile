@@ -43,6 +43,7 @@ pkg_flags    = $(if $(shell $(PKG_CONFIG) --exists $(LIBS_PC) 2>/dev/null && ech
 # Each is evaluated once, on first use.
 DEPS_CFLAGS  = $(eval DEPS_CFLAGS := $(call pkg_flags,--cflags))$(DEPS_CFLAGS)
 DEPS_LIBS    = $(eval DEPS_LIBS := $(call pkg_flags,--libs))$(DEPS_LIBS)
+UNIT_LIBS    = $(eval UNIT_LIBS := $(shell $(PKG_CONFIG) --libs libconfig))$(UNIT_LIBS)
 
 WARNINGS  = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	    -Wpointer-arith -Wcast-qual -Wformat=2 -Wno-format-nonliteral
@@ -53,21 +54,26 @@ CPPFLAGS += -D_GNU_SOURCE $(HARDEN_CPP) -DVERSION='"$(VERSION)"' -DSYSCONFDIR='"
 LDFLAGS  += -pie -Wl,-z,relro,-z,now $(SAN_FLAGS)
 LDLIBS   += $(DEPS_LIBS) -lpthread
 
-# Pure modules (no sd-event, no logging) are linked into the unit tests directly.
-SHARED_OBJS = parse.o sockaddr.o
-DAEMON_PURE = conf.o admit.o dgram_share.o
-CLIENT_PURE = hist.o pattern.o client-opts.o
-PURE_OBJS   = $(SHARED_OBJS) $(DAEMON_PURE) $(CLIENT_PURE)
-DAEMON_OBJS = ipcd.o log.o listen.o reload.o conn.o dgram_reply.o sockbuf.o worker.o stats.o poller.o fdstore.o $(SHARED_OBJS) $(DAEMON_PURE)
-CLIENT_OBJS = ipc-client.o driver.o poller.o monitor.o load.o rate.o suite.o ping.o echo.o single.o \
-	      report.o $(SHARED_OBJS) $(CLIENT_PURE)
-UNIT_TESTS  = test-parse test-sockaddr test-conf test-admit test-hist test-pattern \
-	      test-client-opts test-dgram-share
+# Each program is its folder's .c files and src/shared/'s: a new file needs no edit here.
+# Sources include their own folder's headers and src/shared/'s, never the other program's.
+SHARED_SRC := $(wildcard src/shared/*.c)
+DAEMON_SRC := $(wildcard src/ipcd/*.c)
+CLIENT_SRC := $(wildcard src/client/*.c)
+UNIT_SRC   := $(wildcard tests/unit/*/test-*.c)
+objs_of     = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(1))
 
-PURE   := $(addprefix $(BUILD)/,$(PURE_OBJS))
-DAEMON := $(addprefix $(BUILD)/,$(DAEMON_OBJS))
-CLIENT := $(addprefix $(BUILD)/,$(CLIENT_OBJS))
-UNITS  := $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
+# Pure modules: no I/O of their own, no logging, no event loop. The unit tests link only these,
+# and without libsystemd, so a pure module that starts logging or looping fails to link them.
+PURE_SHARED = parse sockaddr
+PURE_DAEMON = conf admit dgram_share
+PURE_CLIENT = hist pattern client-opts
+PURE        = $(addprefix $(BUILD)/obj/shared/,$(addsuffix .o,$(PURE_SHARED))) \
+	      $(addprefix $(BUILD)/obj/ipcd/,$(addsuffix .o,$(PURE_DAEMON))) \
+	      $(addprefix $(BUILD)/obj/client/,$(addsuffix .o,$(PURE_CLIENT)))
+
+DAEMON := $(call objs_of,$(DAEMON_SRC) $(SHARED_SRC))
+CLIENT := $(call objs_of,$(CLIENT_SRC) $(SHARED_SRC))
+UNITS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 PYTEST ?= pytest-3
 
@@ -84,17 +90,17 @@ $(BUILD)/ipcd: $(DAEMON)
 $(BUILD)/ipc-client: $(CLIENT)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
 
-$(BUILD)/%.o: src/%.c | $(BUILD)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+$(BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Isrc/shared -c -o $@ $<
 
-$(BUILD)/tests/%.o: tests/unit/%.c | $(BUILD)/tests
-	$(CC) $(CPPFLAGS) $(CFLAGS) -Isrc -c -o $@ $<
+# tests/unit/FOLDER/test-NAME.c tests the pure modules of src/FOLDER/ (and src/shared/).
+$(BUILD)/tests/%.o: tests/unit/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -Isrc/$(*D) -Isrc/shared -c -o $@ $<
 
-$(BUILD)/tests/test-%: $(BUILD)/tests/test-%.o $(PURE)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
-
-$(BUILD) $(BUILD)/tests:
-	mkdir -p $@
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(PURE)
+	$(CC) $(LDFLAGS) -o $@ $^ $(UNIT_LIBS) -lpthread -lm
 
 # `make check` proves everything twice: the normal build, then ASan+UBSan.
 # Every suite runs even when an earlier one fails; the summary decides. The end-to-end tests
@@ -250,7 +256,6 @@ clean:
 	rm -rf build
 
 fmt:
-	clang-format -i src/*.c src/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c tests/fuzz/*.h \
-		tests/faults/*.c
+	clang-format -i src/*/*.[ch] tests/unit/*.h tests/unit/*/*.c tests/fuzz/*.[ch] tests/faults/*.c
 
--include $(wildcard $(BUILD)/*.d $(BUILD)/tests/*.d)
+-include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/tests/*/*.d)
