@@ -3,6 +3,7 @@
  * ipc-client's command line: argv → struct client_opts, and every check that can be made
  * before opening anything. A problem is one line in the caller's buffer; nothing here prints
  * except --help and --version, and nothing exits.
+ * Pure: no logging, no event loop; its only I/O is --help and --version on stdout.
  */
 #include <errno.h>
 #include <getopt.h>

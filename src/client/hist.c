@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The latency histogram: log-linear buckets, exact moments, merge, percentiles. Pure. */
+/*
+ * The latency histogram: log-linear buckets, exact moments, merge, percentiles.
+ * Pure: no I/O, no logging.
+ */
 #include <math.h>
 #include <string.h>
 

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The verification pattern: generation and comparison. Pure. */
+/*
+ * The verification pattern: generation and comparison.
+ * Pure: no I/O, no logging.
+ */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -4,6 +4,7 @@
  * connection counts. Decides only: the caller does the I/O, the counting in stats and the
  * logging. Connections are admitted on the accepting thread and released on worker threads,
  * so the counts sit behind one mutex: taken once per connect and once per close.
+ * Pure: no I/O, no logging.
  */
 #include <pthread.h>
 #include <stdatomic.h>

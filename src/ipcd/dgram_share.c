@@ -2,6 +2,7 @@
 /*
  * Each datagram peer's share of ipcd's datagram send buffer: see dgram_share.h for the model.
  * Peers live in a hash table by address and on a list by last echo, newest first.
+ * Pure: no I/O, no logging; the caller asks the kernel and passes the answer in.
  */
 #include <errno.h>
 #include <stdlib.h>

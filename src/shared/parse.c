@@ -2,7 +2,8 @@
 /*
  * Numbers, sizes and durations as people write them. One unit table per kind drives both
  * parsing and printing, so what ipcd prints it also reads back; and getopt_long()'s failures
- * as one line for people. Pure: no logging, no globals of its own.
+ * as one line for people.
+ * Pure: no logging, no event loop, no globals of its own.
  */
 #include <errno.h>
 #include <getopt.h>

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Socket address spelling shared by ipcd and ipc-client: "PATH" or "@name". Pure. */
+/*
+ * Socket address spelling shared by ipcd and ipc-client: "PATH" or "@name".
+ * Pure: no I/O, no logging.
+ */
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
