@@ -65,7 +65,7 @@ objs_of     = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(1))
 # Pure modules: no I/O of their own, no logging, no event loop. The unit tests link only these,
 # and without libsystemd, so a pure module that starts logging or looping fails to link them.
 PURE_SHARED = parse sockaddr
-PURE_DAEMON = conf admit dgram_share
+PURE_DAEMON = conf conf-load conf-literal conf-parse conf-text conf-unknown admit dgram_share
 PURE_CLIENT = hist pattern client-opts
 PURE        = $(addprefix $(BUILD)/obj/shared/,$(addsuffix .o,$(PURE_SHARED))) \
 	      $(addprefix $(BUILD)/obj/ipcd/,$(addsuffix .o,$(PURE_DAEMON))) \
