@@ -62,14 +62,11 @@ CLIENT_SRC := $(wildcard src/client/*.c)
 UNIT_SRC   := $(wildcard tests/unit/*/test-*.c)
 objs_of     = $(patsubst src/%.c,$(BUILD)/obj/%.o,$(1))
 
-# Pure modules: no I/O of their own, no logging, no event loop. The unit tests link only these,
-# and without libsystemd, so a pure module that starts logging or looping fails to link them.
-PURE_SHARED = parse sockaddr
-PURE_DAEMON = conf conf-load conf-literal conf-parse conf-text conf-unknown admit dgram_share
-PURE_CLIENT = hist pattern client-opts
-PURE        = $(addprefix $(BUILD)/obj/shared/,$(addsuffix .o,$(PURE_SHARED))) \
-	      $(addprefix $(BUILD)/obj/ipcd/,$(addsuffix .o,$(PURE_DAEMON))) \
-	      $(addprefix $(BUILD)/obj/client/,$(addsuffix .o,$(PURE_CLIENT)))
+# Pure modules (no logging, no event loop, no I/O but what the caller names) say so: their
+# top comment has a line "Pure: ...". The unit tests link only these, and without libsystemd,
+# so a pure module that starts logging or looping fails to link them.
+PURE_SRC   := $(shell grep -l -E '^( \*|/\*) Pure:' $(SHARED_SRC) $(DAEMON_SRC) $(CLIENT_SRC))
+PURE        = $(call objs_of,$(PURE_SRC))
 
 DAEMON := $(call objs_of,$(DAEMON_SRC) $(SHARED_SRC))
 CLIENT := $(call objs_of,$(CLIENT_SRC) $(SHARED_SRC))

@@ -2,6 +2,7 @@
 /*
  * The integer-literal check: scans the file as written, before libconfig reads it, for what
  * libconfig 1.5 would silently truncate to 32 bits, and refuses @include.
+ * Pure: no I/O, no logging.
  */
 #include <errno.h>
 #include <stdio.h>

@@ -2,6 +2,7 @@
 /*
  * The loader: reads the file once and safely, has libconfig parse it, runs every check and
  * reports each problem as "FILE:LINE: …" in line order. Never returns half a configuration.
+ * Pure: no logging; its only I/O is reading the file it is given.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -2,6 +2,7 @@
 /*
  * One setting's libconfig value into its struct ipcd_config field, by the row's kind and
  * range; on failure the reason in words, for the loader to put after "FILE:LINE: name = value".
+ * Pure: no logging; no I/O but the user and group lookups a name asks for.
  */
 #include <errno.h>
 #include <grp.h>

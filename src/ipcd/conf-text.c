@@ -2,6 +2,7 @@
 /*
  * Settings as text: a value in libconfig syntax and the allowed values in words. The
  * --check-config dump, the reload diff and the loader's messages are all built on them.
+ * Pure: no logging; the dump writes to the stream it is given.
  */
 #include <inttypes.h>
 #include <stdio.h>

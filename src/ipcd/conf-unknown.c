@@ -2,6 +2,7 @@
 /*
  * Unknown-setting detection: walks each group's children against the table and, for a
  * plausible typo, names the setting that was probably meant.
+ * Pure: no I/O, no logging.
  */
 #include <libconfig.h>
 #include <stdint.h>

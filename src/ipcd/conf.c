@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The settings table, one row per setting, that drives the rest of the conf module, and the
- * configuration object's lifetime. Pure: problems go to the caller's report function; no
- * libconfig type leaves the module (conf-internal.h is its own).
+ * configuration object's lifetime. No libconfig type leaves the module (conf-internal.h is
+ * its own).
+ * Pure: no logging; problems go to the caller's report function.
  */
 #include <stdlib.h>
 #include <string.h>

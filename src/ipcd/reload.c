@@ -2,7 +2,7 @@
 /*
  * Loading the configuration: the file, then what it asks of the system. At start and for
  * --check-config in line; on SIGHUP on a thread of its own, whose result the main loop applies
- * when an eventfd says it is there. The file is capped (conf.c), so a load takes a fraction of
+ * when an eventfd says it is there. The file is capped (conf-load.c), so a load takes a fraction of
  * a second at worst, but that is still a fraction of a second of no accepting and no watchdog.
  */
 #include <errno.h>
