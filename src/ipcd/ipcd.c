@@ -253,7 +253,7 @@ static int on_idle_timer(sd_event_source *t, uint64_t usec _unused_, void *userd
 	return 0;
 }
 
-void server_update_idle(struct server *s) {
+static void server_update_idle(struct server *s) {
 	uint64_t idle = s->config->exit_on_idle_usec;
 	int enabled = SD_EVENT_OFF, r;
 
@@ -270,6 +270,11 @@ void server_update_idle(struct server *s) {
 		r = sd_event_source_set_enabled(s->idle_timer, SD_EVENT_ONESHOT);
 	if (r < 0)
 		log_warning_errno(r, "Failed to arm the idle timer, not exiting on idle: %m");
+}
+
+/* A connection that was accepted stops the idle count. */
+static void on_accepted(void *userdata) {
+	server_update_idle(userdata);
 }
 
 static int on_workers(sd_event_source *src _unused_, int fd, uint32_t revents _unused_,
@@ -480,7 +485,7 @@ static int server_start(struct server *s) {
 	r = worker_pool_start(worker_count(s->config), s->admit, s->workers_fd, &s->workers);
 	if (r < 0)
 		return log_error_errno(r, "Failed to start workers: %m");
-	r = listeners_start(s);
+	r = listeners_start(s, on_accepted, s);
 	if (r < 0)
 		return r;
 	r = sd_event_add_time_relative(s->event, &s->status_timer, CLOCK_MONOTONIC,

@@ -35,6 +35,9 @@ struct listener {
 	int family, type;
 	char *name;        /* systemd's FileDescriptorName=, or the address we bound */
 	char *unlink_path; /* a socket file we created, removed on exit */
+	/* Told after each batch of accepts; set by listeners_start(). */
+	listeners_accepted_fn accepted;
+	void *userdata;
 };
 
 static struct listener *listener_free(struct listener *l) {
@@ -636,7 +639,7 @@ static int on_accept(sd_event_source *src _unused_, int lfd, uint32_t revents _u
 		}
 		listener_accept_one(l, fd);
 	}
-	server_update_idle(l->server);
+	l->accepted(l->userdata);
 	return 0;
 }
 
@@ -681,11 +684,14 @@ static void connections_adopt(struct server *s) {
 			   n == 1 ? "" : "s");
 }
 
-int listeners_start(struct server *s) {
+int listeners_start(struct server *s, listeners_accepted_fn accepted, void *userdata) {
 	connections_adopt(s);
 	for (size_t i = 0; i < s->n_listeners; i++) {
 		struct listener *l = s->listeners[i];
 		int r;
+
+		l->accepted = accepted;
+		l->userdata = userdata;
 
 		if (l->type == SOCK_DGRAM) {
 			/* A datagram socket is served like one connection, by one worker. */

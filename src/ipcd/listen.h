@@ -19,9 +19,13 @@ int listeners_open(struct server *s, char *const *paths, size_t n_paths);
  */
 int listeners_check(const struct ipcd_config *c, char *const *paths, size_t n_paths);
 
+/* Runs on the main loop after each batch of accepts, admitted or not: the number of
+ * connections may have changed, and whoever acts on it (exit_on_idle) looks again. */
+typedef void (*listeners_accepted_fn)(void *userdata);
+
 /* Starts accepting (stream, seqpacket) or serving (datagram, handed to a worker), after
  * handing the connections a previous instance stored to the workers. */
-int listeners_start(struct server *s);
+int listeners_start(struct server *s, listeners_accepted_fn accepted, void *userdata);
 
 /* Stops or resumes accepting; sockets stay open, so clients wait in the backlog. */
 void listeners_set_enabled(struct server *s, bool enabled);

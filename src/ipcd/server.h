@@ -38,5 +38,3 @@ struct server {
 	char status[512];      /* last STATUS= sent, to send only changes */
 	char last_reload[256]; /* "applied (…)" or "refused: FILE:LINE: …"; empty before one */
 };
-
-void server_update_idle(struct server *s);
