@@ -1,44 +1,29 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Listening sockets: taking over systemd's (sd_listen_fds_with_names), binding our own with the
- * stale-versus-live rule, and accepting. Accepting asks admit for a decision and hands admitted
- * connections to a worker; it never decides a limit itself.
+ * Listeners: their lifetime, opening and starting them, and accepting. Accepting asks admit for
+ * a decision and hands admitted connections to a worker; it never decides a limit itself. Passed
+ * fds are sorted in listen-passed.c; paths are checked in listen-check.c, bound in listen-bind.c.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
 #include "conf.h"
 #include "conn.h"
-#include "fdstore.h"
+#include "listen-internal.h"
 #include "listen.h"
 #include "log.h"
 #include "macro.h"
-#include "sockaddr.h"
 
 #define ACCEPT_BATCH 64                         /* per wake-up: a flood cannot starve the loop */
 #define ACCEPT_PAUSE_USEC (100 * USEC_PER_MSEC) /* after EMFILE: long enough to not spin */
 #define PEER_GROUPS_MAX 256
-
-struct listener {
-	struct server *server;
-	sd_event_source *source;
-	int fd;
-	int family, type;
-	char *name;        /* systemd's FileDescriptorName=, or the address we bound */
-	char *unlink_path; /* a socket file we created, removed on exit */
-	/* Told after each batch of accepts; set by listeners_start(). */
-	listeners_accepted_fn accepted;
-	void *userdata;
-};
 
 static struct listener *listener_free(struct listener *l) {
 	if (!l)
@@ -67,8 +52,8 @@ void listeners_free(struct server *s) {
 	s->n_adopted = 0;
 }
 
-static int listeners_add(struct server *s, int fd, int family, int type, const char *name,
-			 const char *unlink_path) {
+int listeners_add(struct server *s, int fd, int family, int type, const char *name,
+		  const char *unlink_path) {
 	struct listener **a, *l;
 
 	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
@@ -86,357 +71,6 @@ static int listeners_add(struct server *s, int fd, int family, int type, const c
 		return -ENOMEM;
 	}
 	s->listeners[s->n_listeners++] = l;
-	return 0;
-}
-
-static const char *fd_kind(int fd) {
-	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return "not open";
-	switch (st.st_mode & S_IFMT) {
-		case S_IFREG:
-			return "a regular file";
-		case S_IFDIR:
-			return "a directory";
-		case S_IFIFO:
-			return "a pipe";
-		case S_IFCHR:
-			return "a character device";
-		default:
-			return "not a socket";
-	}
-}
-
-static const char *socket_type_name(int type) {
-	return type == SOCK_STREAM      ? "stream"
-	       : type == SOCK_SEQPACKET ? "seqpacket"
-	       : type == SOCK_DGRAM     ? "datagram"
-					: "raw";
-}
-
-static const char *family_name(int family) {
-	return family == AF_UNIX    ? "AF_UNIX"
-	       : family == AF_INET  ? "AF_INET"
-	       : family == AF_INET6 ? "AF_INET6"
-				    : "non-IP";
-}
-
-/* A connection the previous instance handed to the fd store: kept until workers exist. */
-static int connection_keep(struct server *s, int fd) {
-	int *a = reallocarray(s->adopted, s->n_adopted + 1, sizeof(int));
-
-	if (!a)
-		return log_error_errno(-ENOMEM, "Failed to keep stored connection fd %d: %m", fd);
-	s->adopted = a;
-	s->adopted[s->n_adopted++] = fd;
-	return 0;
-}
-
-/* One fd from systemd: a stored connection, or a socket ipcd can serve, listening unless it is
- * datagram. */
-static int listener_adopt(struct server *s, int fd, const char *name) {
-	int family, type, r;
-	socklen_t len = sizeof(int);
-
-	if (fdstore_is_connection(fd, name))
-		return connection_keep(s, fd);
-
-	r = sd_is_socket(fd, AF_UNSPEC, 0, -1);
-	if (r < 0)
-		return log_error_errno(r, "Failed to check passed fd %d ('%s'): %m", fd, name);
-	if (r == 0)
-		return log_error_errno(-ENOTSOCK, "Passed fd %d ('%s') is %s, not a socket", fd,
-				       name, fd_kind(fd));
-	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &len) < 0 ||
-	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
-		return log_error_errno(negative_errno(), "Failed to query passed fd %d ('%s'): %m",
-				       fd, name);
-	if (!(family == AF_UNIX &&
-	      (type == SOCK_STREAM || type == SOCK_SEQPACKET || type == SOCK_DGRAM)) &&
-	    !((family == AF_INET || family == AF_INET6) && type == SOCK_STREAM))
-		return log_error_errno(
-			-EPROTONOSUPPORT,
-			"Passed fd %d ('%s') is an %s %s socket, which ipcd does not "
-			"serve (unix stream, seqpacket, datagram; TCP)",
-			fd, name, family_name(family), socket_type_name(type));
-	if (type != SOCK_DGRAM && sd_is_socket(fd, family, type, 1) <= 0)
-		return log_error_errno(-EINVAL, "Passed fd %d ('%s') is not a listening socket", fd,
-				       name);
-	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
-		return log_error_errno(negative_errno(), "Failed to make fd %d non-blocking: %m",
-				       fd);
-	r = listeners_add(s, fd, family, type, name, NULL);
-	if (r < 0)
-		return log_error_errno(r, "Failed to add listener: %m");
-	log_info("Listening on passed fd %d ('%s', %s %s)", fd, name, family_name(family),
-		 socket_type_name(type));
-	return 0;
-}
-
-/* One listen address, as the checks before binding see it. */
-struct listen_path {
-	const char *spec; /* as written */
-	char *path;       /* absolute; NULL for an abstract name */
-	const char *dir;  /* the directory the socket file goes in (in path, or "/") */
-	const char *base; /* the socket file's name in dir (in path) */
-	bool has_dir;     /* dir exists: dir_dev and dir_ino say which directory it is */
-	dev_t dir_dev;
-	ino_t dir_ino;
-};
-
-static int listen_path_init(const char *spec, struct listen_path *ret) {
-	_cleanup_free_ char *cwd = NULL;
-	struct listen_path p = { .spec = spec };
-	struct stat st;
-	char *slash;
-	size_t n;
-
-	if (spec[0] == '@') {
-		*ret = p;
-		return 0;
-	}
-	if (spec[0] != '/' && !(cwd = get_current_dir_name()))
-		return log_error_errno(negative_errno(),
-				       "Failed to get the working directory for '%s': %m", spec);
-	if (cwd ? asprintf(&p.path, "%s/%s", cwd, spec) < 0 : !(p.path = strdup(spec)))
-		return log_error_errno(-ENOMEM, "Failed to check '%s': %m", spec);
-	n = strlen(p.path);
-	while (n > 1 && p.path[n - 1] == '/')
-		p.path[--n] = '\0';
-	slash = strrchr(p.path, '/');
-	*slash = '\0';
-	p.dir = slash == p.path ? "/" : p.path;
-	p.base = slash + 1;
-	if (stat(p.dir, &st) == 0) {
-		p.has_dir = true;
-		p.dir_dev = st.st_dev;
-		p.dir_ino = st.st_ino;
-	}
-	*ret = p;
-	return 0;
-}
-
-static bool listen_path_same(const struct listen_path *a, const struct listen_path *b) {
-	if (!a->path || !b->path)
-		return !a->path && !b->path && strcmp(a->spec, b->spec) == 0;
-	if (strcmp(a->base, b->base) != 0)
-		return false;
-	/* The file system's word where both directories exist (symlinks, ".."), else the
-	 * spelling's. */
-	if (a->has_dir && b->has_dir)
-		return a->dir_dev == b->dir_dev && a->dir_ino == b->dir_ino;
-	return unix_address_same(a->dir, b->dir);
-}
-
-/*
- * Whoever can write a directory on the way to a socket can rename what is there and put
- * something else in its place: their own socket, to impersonate ipcd, or a symlink for a
- * path-based call to follow. So every existing directory on the path, and on the path it
- * resolves to, must not be writable by every user, unless it is sticky (as /tmp is), where
- * only an entry's owner may rename or remove it. Group write is allowed: it is a grant to
- * named users, made on purpose (a shared runtime directory), who are then trusted as the
- * owner is; "every user" includes nobody and every sandboxed service. A missing directory
- * ends the walk: ipcd creates the last one itself, 0755, and deeper ones are a bind error.
- */
-static int directory_walk(const char *spec, char *dir) {
-	size_t n = strlen(dir);
-
-	for (size_t i = 0; i <= n; i++) {
-		size_t end = MAX(i, 1); /* "/" itself, then each prefix ending before a '/' */
-		struct stat st;
-		bool exists;
-		char c;
-		int r = 0;
-
-		if (i < n && dir[i] != '/')
-			continue;
-		c = dir[end];
-		dir[end] = '\0';
-		exists = stat(dir, &st) == 0;
-		if (exists && S_ISDIR(st.st_mode) && (st.st_mode & S_IWOTH) &&
-		    !(st.st_mode & S_ISVTX))
-			r = log_error_errno(
-				-EPERM,
-				"Refusing to listen on '%s': directory '%s' is writable "
-				"by every user and not sticky: anyone could replace the "
-				"socket",
-				spec, dir);
-		dir[end] = c;
-		if (r < 0 || !exists)
-			return r;
-	}
-	return 0;
-}
-
-static int directory_check(const struct listen_path *p) {
-	_cleanup_free_ char *dir = NULL, *real = NULL;
-	int r;
-
-	if (!p->path)
-		return 0;
-	if (!(dir = strdup(p->dir)))
-		return log_error_errno(-ENOMEM, "Failed to check '%s': %m", p->spec);
-	r = directory_walk(p->spec, dir);
-	if (r < 0 || !p->has_dir)
-		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): freed by _cleanup_free_ */
-		return r;
-	/* Where symlinks lead, too. Failing for want of memory is an error; for any other
-	 * reason (a loop, no search permission) bind() fails the same way and says so. */
-	real = realpath(dir, NULL);
-	if (!real)
-		return errno == ENOMEM
-			       ? log_error_errno(-ENOMEM, "Failed to check '%s': %m", p->spec)
-			       : 0;
-	return strcmp(real, dir) == 0 ? 0 : directory_walk(p->spec, real);
-}
-
-int listeners_check(const struct ipcd_config *c, char *const *paths, size_t n_paths) {
-	struct listen_path p[CONF_LISTEN_MAX] = {};
-	size_t n = 0;
-	int r = 0;
-
-	if (n_paths == 0) {
-		paths = c->listen.items;
-		n_paths = c->listen.n;
-	}
-	if (n_paths > CONF_LISTEN_MAX)
-		return log_error_errno(-E2BIG, "Too many listen addresses: %zu (at most %d)",
-				       n_paths, CONF_LISTEN_MAX);
-	for (; n < n_paths; n++) {
-		int k = listen_path_init(paths[n], &p[n]);
-		if (k < 0) {
-			r = k;
-			goto finish;
-		}
-	}
-	/* Every problem is reported, then the first decides. */
-	for (size_t j = 0; j < n; j++) {
-		int k = directory_check(&p[j]);
-
-		for (size_t i = 0; k >= 0 && i < j; i++)
-			if (listen_path_same(&p[i], &p[j]))
-				k = log_error_errno(-EINVAL,
-						    "'%s' and '%s' are the same socket: each may "
-						    "be listened on once",
-						    p[i].spec, p[j].spec);
-		if (r >= 0)
-			r = k;
-	}
-finish:
-	for (size_t i = 0; i < n; i++)
-		free(p[i].path);
-	return r;
-}
-
-/* Is someone there? Used when bind() says the address is taken: 1 when a socket accepts (or
- * its backlog is full), 2 when a socket of another type is bound, 0 when nobody is. */
-static int socket_is_live(const struct unix_address *a) {
-	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-
-	if (fd < 0)
-		return negative_errno();
-	if (connect(fd, (const struct sockaddr *)&a->sun, a->len) == 0 || errno == EAGAIN)
-		return 1;
-	if (errno == EPROTOTYPE)
-		return 2;
-	if (errno == ECONNREFUSED || errno == ENOENT)
-		return 0;
-	return negative_errno();
-}
-
-/*
- * bind() with the socket file's mode fixed as the kernel creates it, from the umask. A chmod()
- * of the path afterwards would follow whatever a local user had put there meanwhile (a
- * symlink to /etc/shadow, say) and change that file's mode, as root. The umask is
- * process-wide; setting it here is safe because ipcd binds only in listeners_open(), which
- * runs once, before the workers start and before the event loop exists: there is one thread,
- * and nothing else creates a file meanwhile. Linux's unix_bind() applies the umask itself,
- * even under a default ACL, which can then only take bits away.
- */
-static int bind_with_mode(int fd, const struct unix_address *a, mode_t mode) {
-	mode_t old = umask(~mode & 0777);
-	int r = bind(fd, (const struct sockaddr *)&a->sun, a->len) < 0 ? negative_errno() : 0;
-
-	(void)umask(old);
-	return r;
-}
-
-static int bind_path(int fd, const struct unix_address *a, const char *spec, mode_t mode) {
-	struct stat st;
-	int r;
-
-	if (!unix_address_is_abstract(a) && lstat(a->sun.sun_path, &st) == 0 &&
-	    !S_ISSOCK(st.st_mode))
-		return log_error_errno(-EEXIST, "'%s' exists and is not a socket, not removing it",
-				       spec);
-	r = bind_with_mode(fd, a, mode);
-	if (r == -ENOENT && !unix_address_is_abstract(a)) {
-		/* Only the last directory: deeper trees are the administrator's to make. Outside
-		 * bind_with_mode(): the directory gets 0755 under ipcd's own umask. */
-		char dir[sizeof(a->sun.sun_path)];
-		memcpy(dir, a->sun.sun_path, sizeof(dir));
-		if (mkdir(dirname(dir), 0755) < 0 && errno != EEXIST)
-			return log_error_errno(negative_errno(),
-					       "Failed to create directory for '%s': %m", spec);
-		r = bind_with_mode(fd, a, mode);
-	}
-	if (r >= 0)
-		return 0;
-	if (r != -EADDRINUSE)
-		return log_error_errno(r, "Failed to bind '%s': %m", spec);
-
-	if (unix_address_is_abstract(a))
-		return log_error_errno(r, "'%s' is in use: another socket is bound to it", spec);
-	r = socket_is_live(a);
-	if (r < 0)
-		return log_error_errno(r, "Failed to check whether '%s' is in use: %m", spec);
-	if (r > 0)
-		return log_error_errno(-EADDRINUSE, "'%s' is in use: %s", spec,
-				       r == 1 ? "something is listening on it"
-					      : "a socket of another type is bound to it");
-	/* Someone who can write the directory could put something else here between the checks
-	 * above and this unlink(). unlink() does not follow a symlink in the last component, so
-	 * the worst is removing an entry they could have removed themselves; listeners_check()
-	 * has refused directories that every user can write, unless sticky, where nobody else
-	 * can touch ours. */
-	log_notice("Removing stale socket '%s'", spec);
-	if (unlink(a->sun.sun_path) < 0 && errno != ENOENT)
-		return log_error_errno(negative_errno(), "Failed to remove stale socket '%s': %m",
-				       spec);
-	r = bind_with_mode(fd, a, mode);
-	if (r < 0)
-		return log_error_errno(r, "Failed to bind '%s': %m", spec);
-	return 0;
-}
-
-static int listener_bind(struct server *s, const char *spec) {
-	_cleanup_close_ int fd = -EBADF;
-	struct unix_address a;
-	int r;
-
-	r = unix_address_parse(spec, &a);
-	if (r < 0)
-		return log_error_errno(r, "Invalid socket address '%s': %s", spec,
-				       r == -ENAMETOOLONG ? "too long" : "empty");
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return log_error_errno(negative_errno(), "Failed to create socket: %m");
-	r = bind_path(fd, &a, spec, (mode_t)s->config->socket_mode);
-	if (r < 0)
-		return r;
-	if (listen(fd, SOMAXCONN) < 0) {
-		r = log_error_errno(negative_errno(), "Failed to listen on '%s': %m", spec);
-		/* Ours, just made; nothing to report if it's gone. */
-		if (!unix_address_is_abstract(&a))
-			(void)unlink(a.sun.sun_path);
-		return r;
-	}
-	r = listeners_add(s, fd, AF_UNIX, SOCK_STREAM, spec,
-			  unix_address_is_abstract(&a) ? NULL : a.sun.sun_path);
-	if (r < 0)
-		return log_error_errno(r, "Failed to add listener: %m");
-	TAKE_FD(fd);
-	log_info("Listening on '%s'", spec);
 	return 0;
 }
 

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Binding a unix socket ourselves: the file's mode set as bind() creates it, a stale socket told
+ * from a live one and removed, the last directory made if missing.
+ */
+#include <errno.h>
+#include <libgen.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "conf.h"
+#include "listen-internal.h"
+#include "log.h"
+#include "macro.h"
+#include "sockaddr.h"
+
+/* Is someone there? Used when bind() says the address is taken: 1 when a socket accepts (or
+ * its backlog is full), 2 when a socket of another type is bound, 0 when nobody is. */
+static int socket_is_live(const struct unix_address *a) {
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	if (fd < 0)
+		return negative_errno();
+	if (connect(fd, (const struct sockaddr *)&a->sun, a->len) == 0 || errno == EAGAIN)
+		return 1;
+	if (errno == EPROTOTYPE)
+		return 2;
+	if (errno == ECONNREFUSED || errno == ENOENT)
+		return 0;
+	return negative_errno();
+}
+
+/*
+ * bind() with the socket file's mode fixed as the kernel creates it, from the umask. A chmod()
+ * of the path afterwards would follow whatever a local user had put there meanwhile (a
+ * symlink to /etc/shadow, say) and change that file's mode, as root. The umask is
+ * process-wide; setting it here is safe because ipcd binds only in listeners_open(), which
+ * runs once, before the workers start and before the event loop exists: there is one thread,
+ * and nothing else creates a file meanwhile. Linux's unix_bind() applies the umask itself,
+ * even under a default ACL, which can then only take bits away.
+ */
+static int bind_with_mode(int fd, const struct unix_address *a, mode_t mode) {
+	mode_t old = umask(~mode & 0777);
+	int r = bind(fd, (const struct sockaddr *)&a->sun, a->len) < 0 ? negative_errno() : 0;
+
+	(void)umask(old);
+	return r;
+}
+
+static int bind_path(int fd, const struct unix_address *a, const char *spec, mode_t mode) {
+	struct stat st;
+	int r;
+
+	if (!unix_address_is_abstract(a) && lstat(a->sun.sun_path, &st) == 0 &&
+	    !S_ISSOCK(st.st_mode))
+		return log_error_errno(-EEXIST, "'%s' exists and is not a socket, not removing it",
+				       spec);
+	r = bind_with_mode(fd, a, mode);
+	if (r == -ENOENT && !unix_address_is_abstract(a)) {
+		/* Only the last directory: deeper trees are the administrator's to make. Outside
+		 * bind_with_mode(): the directory gets 0755 under ipcd's own umask. */
+		char dir[sizeof(a->sun.sun_path)];
+		memcpy(dir, a->sun.sun_path, sizeof(dir));
+		if (mkdir(dirname(dir), 0755) < 0 && errno != EEXIST)
+			return log_error_errno(negative_errno(),
+					       "Failed to create directory for '%s': %m", spec);
+		r = bind_with_mode(fd, a, mode);
+	}
+	if (r >= 0)
+		return 0;
+	if (r != -EADDRINUSE)
+		return log_error_errno(r, "Failed to bind '%s': %m", spec);
+
+	if (unix_address_is_abstract(a))
+		return log_error_errno(r, "'%s' is in use: another socket is bound to it", spec);
+	r = socket_is_live(a);
+	if (r < 0)
+		return log_error_errno(r, "Failed to check whether '%s' is in use: %m", spec);
+	if (r > 0)
+		return log_error_errno(-EADDRINUSE, "'%s' is in use: %s", spec,
+				       r == 1 ? "something is listening on it"
+					      : "a socket of another type is bound to it");
+	/* Someone who can write the directory could put something else here between the checks
+	 * above and this unlink(). unlink() does not follow a symlink in the last component, so
+	 * the worst is removing an entry they could have removed themselves; listeners_check()
+	 * has refused directories that every user can write, unless sticky, where nobody else
+	 * can touch ours. */
+	log_notice("Removing stale socket '%s'", spec);
+	if (unlink(a->sun.sun_path) < 0 && errno != ENOENT)
+		return log_error_errno(negative_errno(), "Failed to remove stale socket '%s': %m",
+				       spec);
+	r = bind_with_mode(fd, a, mode);
+	if (r < 0)
+		return log_error_errno(r, "Failed to bind '%s': %m", spec);
+	return 0;
+}
+
+int listener_bind(struct server *s, const char *spec) {
+	_cleanup_close_ int fd = -EBADF;
+	struct unix_address a;
+	int r;
+
+	r = unix_address_parse(spec, &a);
+	if (r < 0)
+		return log_error_errno(r, "Invalid socket address '%s': %s", spec,
+				       r == -ENAMETOOLONG ? "too long" : "empty");
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return log_error_errno(negative_errno(), "Failed to create socket: %m");
+	r = bind_path(fd, &a, spec, (mode_t)s->config->socket_mode);
+	if (r < 0)
+		return r;
+	if (listen(fd, SOMAXCONN) < 0) {
+		r = log_error_errno(negative_errno(), "Failed to listen on '%s': %m", spec);
+		/* Ours, just made; nothing to report if it's gone. */
+		if (!unix_address_is_abstract(&a))
+			(void)unlink(a.sun.sun_path);
+		return r;
+	}
+	r = listeners_add(s, fd, AF_UNIX, SOCK_STREAM, spec,
+			  unix_address_is_abstract(&a) ? NULL : a.sun.sun_path);
+	if (r < 0)
+		return log_error_errno(r, "Failed to add listener: %m");
+	TAKE_FD(fd);
+	log_info("Listening on '%s'", spec);
+	return 0;
+}

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Shared by listen.c and the listen-*.c files that bind and sort its sockets; not public. */
+
+#include "listen.h"
+#include "server.h"
+
+struct listener {
+	struct server *server;
+	sd_event_source *source;
+	int fd;
+	int family, type;
+	char *name;        /* systemd's FileDescriptorName=, or the address we bound */
+	char *unlink_path; /* a socket file we created, removed on exit */
+	/* Told after each batch of accepts; set by listeners_start(). */
+	listeners_accepted_fn accepted;
+	void *userdata;
+};
+
+/* fd is the new listener's on success, still the caller's on failure. unlink_path, when given,
+ * is removed when the listener is freed. -ENOMEM, not logged. */
+int listeners_add(struct server *s, int fd, int family, int type, const char *name,
+		  const char *unlink_path);
+
+/* One fd systemd passed. Logs; on failure the fd is still the caller's to close. */
+int listener_adopt(struct server *s, int fd, const char *name);
+
+/* Binds spec (a path or @name) and listens on it. Logs. */
+int listener_bind(struct server *s, const char *spec);
