@@ -1,55 +1,22 @@
 /* SPDX-License-Identifier: MIT */
-/* Results as text, JSON and CSV; the progress bar and periodic lines. The only printer. */
-#include <errno.h>
-#include <grp.h>
+/* Results: the entry points, which pick text, JSON or CSV, and the text format itself, with the
+ * progress bar. The only printer; JSON and CSV pieces are in report-json.c and report-csv.c. */
 #include <inttypes.h>
-#include <math.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/utsname.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "macro.h"
 #include "parse.h"
-#include "report.h"
-
-#define MIB (1024.0 * 1024.0)
+#include "report-internal.h"
 
 enum report_format report_format(const struct client_opts *o) {
 	return o->json ? REPORT_JSON : o->csv ? REPORT_CSV : REPORT_TEXT;
 }
 
-static uint64_t errors_total(const struct drive_errors *e) {
-	return e->refused + e->closed_by_server + e->connect_failed + e->connect_timeout +
-	       e->reset + e->eof_early + e->timed_out + e->verify_failures + e->lost;
-}
-
-/* Open loop: messages due and never sent. Up to RATE_TOLERANCE of them is timer jitter at
- * the end of the run; more is a target the run did not meet. */
-#define RATE_TOLERANCE 0.01
-
-static uint64_t schedule_unsent(const struct drive_schedule *s) {
-	return s->due - MIN(s->due, s->sent);
-}
-
-static bool schedule_missed(const struct drive_schedule *s) {
-	return (double)schedule_unsent(s) > RATE_TOLERANCE * (double)s->due;
-}
-
-/* Who held the messages back, as far as the client can tell: those waiting on a socket the
- * server did not drain are the server's; the rest the client did not get out in time. */
-static const char *schedule_bottleneck(const struct drive_schedule *s) {
-	if (!schedule_missed(s))
-		return NULL;
-	return s->unsent_full * 2 >= schedule_unsent(s) ? "server" : "client";
-}
-
 int report_exit_status(const struct drive_result *r) {
 	if (r->connected == 0)
 		return 3;
-	if (errors_total(&r->errors) > 0 || schedule_missed(&r->schedule) || r->round_trips == 0)
+	if (report_errors_total(&r->errors) > 0 || report_schedule_missed(&r->schedule) ||
+	    r->round_trips == 0)
 		return 1;
 	return 0;
 }
@@ -80,225 +47,6 @@ static char *latency_text(char *buf, size_t len, uint64_t nsec) {
 
 	snprintf(buf, len, "%.*f%s", latency_decimals(v), v, u->name);
 	return buf;
-}
-
-/* ISO 8601 in UTC to the millisecond, "2026-11-27T10:10:38.123Z"; "" before any traffic. */
-#define TIMESTAMP_MAX 64
-static char *timestamp_text(char *buf, size_t len, const struct timespec *t) {
-	struct tm tm;
-
-	buf[0] = '\0';
-	if (t->tv_sec > 0 && gmtime_r(&t->tv_sec, &tm))
-		snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-			 t->tv_nsec / 1000000);
-	return buf;
-}
-
-static double per_second(uint64_t n, uint64_t usec) {
-	return usec ? (double)n * 1e6 / (double)usec : 0.0;
-}
-
-static const double percentiles[] = { 50, 90, 99, 99.9 };
-static const char *const percentile_keys[] = { "p50", "p90", "p99", "p99_9" };
-
-static void json_string(FILE *f, const char *s) {
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
-	fputc('"', f);
-}
-
-/* With no round trips there is no minimum or percentile: null, not a 0 µs one. */
-static void json_latency(FILE *f, const struct hist *h) {
-	if (h->n == 0) {
-		fputs("{\"count\": 0, \"min\": null", f);
-		for (size_t i = 0; i < ARRAY_SIZE(percentiles); i++)
-			fprintf(f, ", \"%s\": null", percentile_keys[i]);
-		fputs(", \"max\": null, \"mean\": null, \"stddev\": null, \"overflow\": 0}", f);
-		return;
-	}
-	fprintf(f, "{\"count\": %" PRIu64 ", \"min\": %.3f", h->n, (double)h->min / 1e3);
-	for (size_t i = 0; i < ARRAY_SIZE(percentiles); i++)
-		fprintf(f, ", \"%s\": %.3f", percentile_keys[i],
-			(double)hist_percentile(h, percentiles[i], NULL) / 1e3);
-	fprintf(f, ", \"max\": %.3f, \"mean\": %.3f, \"stddev\": %.3f, \"overflow\": %" PRIu64 "}",
-		(double)h->max / 1e3, hist_mean(h) / 1e3, hist_stddev(h) / 1e3, h->overflow);
-}
-
-static void json_errors(FILE *f, const struct drive_errors *e) {
-	fprintf(f,
-		"{\"refused\": %" PRIu64 ", \"closed_by_server\": %" PRIu64
-		", \"connect_failed\": %" PRIu64 ", \"connect_timeout\": %" PRIu64
-		", \"reset\": %" PRIu64 ", \"eof_early\": %" PRIu64 ", \"timed_out\": %" PRIu64
-		", \"verify_failures\": %" PRIu64 ", \"lost\": %" PRIu64
-		", \"short_connections\": %" PRIu64 "}",
-		e->refused, e->closed_by_server, e->connect_failed, e->connect_timeout, e->reset,
-		e->eof_early, e->timed_out, e->verify_failures, e->lost, e->short_connections);
-}
-
-/* The open loop's target against what went out; null for the closed loop. */
-static void json_schedule(FILE *f, const struct drive_params *p, const struct drive_schedule *s) {
-	const char *who = schedule_bottleneck(s);
-
-	if (p->mode != DRIVE_OPEN) {
-		fputs("null", f);
-		return;
-	}
-	fprintf(f,
-		"{\"target_per_s\": %" PRIu64 ", \"achieved_per_s\": %.1f, \"due\": %" PRIu64
-		", \"sent\": %" PRIu64 ", \"unsent\": %" PRIu64 ", \"missed\": %s"
-		", \"bottleneck\": ",
-		p->rate, per_second(s->sent, s->run_usec), s->due, s->sent, schedule_unsent(s),
-		schedule_missed(s) ? "true" : "false");
-	if (who)
-		json_string(f, who);
-	else
-		fputs("null", f);
-	fputs("}", f);
-}
-
-static void json_machine(FILE *f) {
-	struct utsname u;
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-
-	fprintf(f, "\"machine\": {\"cpus\": %ld, \"kernel\": ", cpus > 0 ? cpus : 1);
-	json_string(f, uname(&u) == 0 ? u.release : "unknown");
-	fputs("}", f);
-}
-
-static void json_params(FILE *f, const struct client_opts *o, const struct drive_params *p) {
-	fputs("{\"socket\": ", f);
-	json_string(f, o->socket);
-	fprintf(f,
-		", \"type\": \"%s\", \"mode\": \"%s\", \"connections\": %" PRIu64
-		", \"chunk\": %" PRIu64 ", \"depth\": %" PRIu64 ", \"rate\": %" PRIu64
-		", \"bytes_per_connection\": %" PRIu64 ", \"total_bytes\": %" PRIu64
-		", \"duration_s\": %.6g, \"warmup_s\": %.6g, \"threads\": %u, \"verify\": %s"
-		", \"connect_timeout_s\": %.6g, \"io_timeout_s\": %.6g}",
-		client_type_to_string(p->type), p->mode == DRIVE_OPEN ? "open" : "closed",
-		p->connections, p->chunk, p->mode == DRIVE_CLOSED ? p->depth : 0,
-		p->mode == DRIVE_OPEN ? p->rate : 0, p->bytes_per_conn,
-		p->bytes_per_conn ? p->bytes_per_conn * p->connections + p->extra_bytes : 0,
-		(double)p->duration_usec / 1e6, (double)p->warmup_usec / 1e6,
-		(unsigned)MIN((uint64_t)p->threads, p->connections), p->verify ? "true" : "false",
-		(double)p->connect_timeout_usec / 1e6, (double)p->io_timeout_usec / 1e6);
-}
-
-static void json_result(FILE *f, const struct drive_params *p, const struct drive_result *r) {
-	fprintf(f,
-		"{\"connections\": %" PRIu64 ", \"connections_opened\": %" PRIu64
-		", \"connect_s\": %.6f, \"elapsed_s\": %.6f"
-		", \"round_trips\": %" PRIu64 ", \"bytes_sent\": %" PRIu64
-		", \"bytes_received\": %" PRIu64 ", \"round_trips_per_s\": %.1f"
-		", \"mib_per_s\": %.3f, \"interrupted\": %s, \"latency_us\": ",
-		r->connected, r->opened, (double)r->connect_usec / 1e6,
-		(double)r->elapsed_usec / 1e6, r->round_trips, r->bytes_sent, r->bytes_received,
-		per_second(r->round_trips, r->elapsed_usec),
-		per_second(r->bytes_received, r->elapsed_usec) / MIB,
-		r->interrupted ? "true" : "false");
-	json_latency(f, &r->hist);
-	fputs(", \"timestamp\": ", f);
-	if (r->started.tv_sec > 0) {
-		char ts[TIMESTAMP_MAX];
-		json_string(f, timestamp_text(ts, sizeof(ts), &r->started));
-	} else
-		fputs("null", f);
-	fputs(", \"rate\": ", f);
-	json_schedule(f, p, &r->schedule);
-	fputs(", \"errors\": ", f);
-	json_errors(f, &r->errors);
-	fputs(", \"connect_error\": ", f);
-	if (r->connect_errno)
-		json_string(f, strerror(r->connect_errno));
-	else
-		fputs("null", f);
-	fputs(", \"mismatches\": [", f);
-	for (uint64_t i = 0; i < r->n_mismatches; i++)
-		fprintf(f, "%s{\"connection\": %" PRIu64 ", \"offset\": %" PRIu64 "}",
-			i ? ", " : "", r->mismatches[i].connection, r->mismatches[i].offset);
-	fprintf(f, "], \"exit_status\": %d}", report_exit_status(r));
-}
-
-static const char *const csv_header =
-	"kind,command,type,mode,connections,chunk,depth,rate,elapsed_s,round_trips,"
-	"round_trips_per_s,"
-	"mib_per_s,p50_us,p90_us,p99_us,p99_9_us,max_us,mean_us,stddev_us,refused,connect_failed,"
-	"connect_timeout,reset,eof_early,timed_out,verify_failures,short_connections,"
-	"closed_by_server,lost,connections_opened,target_per_s,achieved_per_s,unsent,min_us,"
-	"socket,threads,interrupted,timestamp,exit_status";
-
-/* The columns up to rate: what the line is, and what was asked for. */
-static void csv_params(FILE *f, const char *kind, const char *command,
-		       const struct drive_params *p) {
-	fprintf(f, "%s,%s,%s,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64, kind, command,
-		client_type_to_string(p->type), p->mode == DRIVE_OPEN ? "open" : "closed",
-		p->connections, p->chunk, p->mode == DRIVE_CLOSED ? p->depth : 0,
-		p->mode == DRIVE_OPEN ? p->rate : 0);
-}
-
-/* The latency columns, empty for no round trips: there is no 0 µs percentile. */
-static void csv_latency(FILE *f, const struct hist *h) {
-	if (h->n == 0) {
-		fputs(",,,,,,,", f);
-		return;
-	}
-	for (size_t i = 0; i < ARRAY_SIZE(percentiles); i++)
-		fprintf(f, ",%.3f", (double)hist_percentile(h, percentiles[i], NULL) / 1e3);
-	fprintf(f, ",%.3f,%.3f,%.3f", (double)h->max / 1e3, hist_mean(h) / 1e3,
-		hist_stddev(h) / 1e3);
-}
-
-/* The number of columns after the first n of the header. */
-static size_t csv_columns_after(size_t n) {
-	size_t columns = 1;
-
-	for (const char *c = strchr(csv_header, ','); c; c = strchr(c + 1, ','))
-		columns++;
-	return columns - n;
-}
-
-static void csv_string(FILE *f, const char *s);
-
-/* One CSV line, without its end: the suite adds a column. */
-static void csv_row(FILE *f, const struct client_opts *o, const char *command,
-		    const struct drive_params *p, const struct drive_result *r) {
-	char ts[TIMESTAMP_MAX];
-	const struct hist *h = &r->hist;
-	const struct drive_errors *e = &r->errors;
-
-	csv_params(f, "summary", command, p);
-	fprintf(f, ",%.6f,%" PRIu64 ",%.1f,%.3f", (double)r->elapsed_usec / 1e6, r->round_trips,
-		per_second(r->round_trips, r->elapsed_usec),
-		per_second(r->bytes_received, r->elapsed_usec) / MIB);
-	csv_latency(f, h);
-	fprintf(f,
-		",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-		",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64,
-		e->refused, e->connect_failed, e->connect_timeout, e->reset, e->eof_early,
-		e->timed_out, e->verify_failures, e->short_connections, e->closed_by_server,
-		e->lost, r->opened);
-	if (p->mode == DRIVE_OPEN)
-		fprintf(f, ",%" PRIu64 ",%.1f,%" PRIu64, p->rate,
-			per_second(r->schedule.sent, r->schedule.run_usec),
-			schedule_unsent(&r->schedule));
-	else
-		fputs(",,,", f);
-	if (h->n)
-		fprintf(f, ",%.3f,", (double)h->min / 1e3);
-	else
-		fputs(",,", f);
-	csv_string(f, o->socket);
-	fprintf(f, ",%u,%s,%s,%d", (unsigned)MIN((uint64_t)p->threads, p->connections),
-		r->interrupted ? "true" : "false", timestamp_text(ts, sizeof(ts), &r->started),
-		report_exit_status(r));
 }
 
 static void text_errors(FILE *f, const struct drive_result *r) {
@@ -333,13 +81,13 @@ static void text_errors(FILE *f, const struct drive_result *r) {
 }
 
 static void text_schedule(FILE *f, const struct drive_params *p, const struct drive_schedule *s) {
-	const char *who = schedule_bottleneck(s);
-	double achieved = per_second(s->sent, s->run_usec);
+	const char *who = report_schedule_bottleneck(s);
+	double achieved = report_per_second(s->sent, s->run_usec);
 
 	fprintf(f, "  rate          target %" PRIu64 "/s, sent %.1f/s (%.1f%%)", p->rate, achieved,
 		p->rate ? 100.0 * achieved / (double)p->rate : 0.0);
-	if (schedule_unsent(s))
-		fprintf(f, ", %" PRIu64 " due and never sent", schedule_unsent(s));
+	if (report_schedule_unsent(s))
+		fprintf(f, ", %" PRIu64 " due and never sent", report_schedule_unsent(s));
 	fputs("\n", f);
 	if (who)
 		fprintf(f, "  missed        the target, by more than %.0f%%: %s\n",
@@ -347,59 +95,6 @@ static void text_schedule(FILE *f, const struct drive_params *p, const struct dr
 			strcmp(who, "server") == 0
 				? "the server did not read fast enough (the sockets stayed full)"
 				: "the client could not send fast enough (try more --threads)");
-}
-
-/* Who may connect to a path socket: its owner and group, by name, as its mode allows. */
-static void text_permission_hint(FILE *f, const char *socket) {
-	struct stat st;
-	struct group gr, *grp = NULL;
-	char buf[1024], group[64];
-
-	if (socket[0] == '@' || stat(socket, &st) < 0) {
-		fputs(": ipcd's access lists refused it, or the socket's directory is closed to "
-		      "you\n",
-		      f);
-		return;
-	}
-	if (getgrgid_r(st.st_gid, &gr, buf, sizeof(buf), &grp) == 0 && grp)
-		snprintf(group, sizeof(group), "'%s'", grp->gr_name);
-	else
-		snprintf(group, sizeof(group), "%u", (unsigned)st.st_gid);
-	fprintf(f, ": %s has mode %04o, owner uid %u, group %s", socket,
-		(unsigned)(st.st_mode & 07777), (unsigned)st.st_uid, group);
-	if (st.st_mode & S_IWGRP)
-		fprintf(f, ": members of group %s may connect", group);
-	else
-		fputs(": only its owner may connect", f);
-	fputs(" (and ipcd's access lists may narrow that)\n", f);
-}
-
-/* Why connections failed to open, with what to do about it. */
-static void text_connect_error(FILE *f, const struct client_opts *o, const struct drive_params *p,
-			       int err) {
-	fprintf(f, "  connect error %s", strerror(err));
-	switch (err) {
-		case EACCES:
-		case EPERM:
-			text_permission_hint(f, o->socket);
-			break;
-		case ENOENT:
-			fputs(": no such socket; is the daemon running (systemctl start "
-			      "ipcd.socket)?\n",
-			      f);
-			break;
-		case ECONNREFUSED:
-			fputs(": nothing accepts on it (a stale socket file, or the backlog is "
-			      "full)\n",
-			      f);
-			break;
-		case EPROTOTYPE:
-			fprintf(f, ": it is not a %s socket (see --type)\n",
-				client_type_to_string(p->type));
-			break;
-		default:
-			fputs("\n", f);
-	}
 }
 
 static void text_latency(FILE *f, const struct hist *h) {
@@ -461,13 +156,14 @@ static void text_run(FILE *f, const struct client_opts *o, const struct drive_pa
 		fprintf(f, " of %" PRIu64 " opened", r->opened);
 	fprintf(f, " in %s\n", format_timespan(d, sizeof(d), r->connect_usec));
 	if (r->started.tv_sec > 0)
-		fprintf(f, "  started       %s\n", timestamp_text(ts, sizeof(ts), &r->started));
+		fprintf(f, "  started       %s\n",
+			report_timestamp_text(ts, sizeof(ts), &r->started));
 	fprintf(f, "  elapsed       %s%s\n", format_timespan(d, sizeof(d), r->elapsed_usec),
 		p->warmup_usec ? " (after warmup)" : "");
 	fprintf(f, "  round trips   %" PRIu64 " (%.1f/s)\n", r->round_trips,
-		per_second(r->round_trips, r->elapsed_usec));
+		report_per_second(r->round_trips, r->elapsed_usec));
 	fprintf(f, "  throughput    %.2f MiB/s each way (%s sent, %s received)\n",
-		per_second(r->bytes_received, r->elapsed_usec) / MIB,
+		report_per_second(r->bytes_received, r->elapsed_usec) / MIB,
 		format_size(a, sizeof(a), r->bytes_sent),
 		format_size(b, sizeof(b), r->bytes_received));
 	if (p->mode == DRIVE_OPEN)
@@ -475,7 +171,7 @@ static void text_run(FILE *f, const struct client_opts *o, const struct drive_pa
 	text_latency(f, &r->hist);
 	text_errors(f, r);
 	if (r->connect_errno)
-		text_connect_error(f, o, p, r->connect_errno);
+		report_text_connect_error(f, o, p, r->connect_errno);
 	if (r->connected > 0 && r->round_trips == 0)
 		fprintf(f, "  measured      nothing: %s\n",
 			p->warmup_usec ? "the warm-up took the whole run"
@@ -491,17 +187,17 @@ void report_run(FILE *f, const struct client_opts *o, const struct drive_params 
 				"{\"kind\": \"summary\", \"version\": \"%s\", \"command\": "
 				"\"%s\", ",
 				VERSION, client_command_to_string(o->command));
-			json_machine(f);
+			report_json_machine(f);
 			fputs(", \"parameters\": ", f);
-			json_params(f, o, p);
+			report_json_params(f, o, p);
 			fputs(", \"result\": ", f);
-			json_result(f, p, r);
+			report_json_result(f, p, r);
 			fputs("}\n", f);
 			break;
 		case REPORT_CSV:
 			if (!header_printed(o))
-				fprintf(f, "%s\n", csv_header);
-			csv_row(f, o, client_command_to_string(o->command), p, r);
+				fprintf(f, "%s\n", report_csv_header);
+			report_csv_row(f, o, client_command_to_string(o->command), p, r);
 			fputc('\n', f);
 			break;
 		case REPORT_TEXT:
@@ -518,23 +214,6 @@ static const char *suite_note(const struct suite_row *row) {
 	return row->result->interrupted ? "interrupted" : NULL;
 }
 
-static void csv_string(FILE *f, const char *s) {
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"')
-			fputc('"', f); /* doubled, as CSV escapes it */
-		fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
-/* A skipped row in CSV: its parameters, every measured column empty, then the note. */
-static void csv_skipped_row(FILE *f, const struct suite_row *row) {
-	csv_params(f, "summary", row->workload, &row->params);
-	for (size_t i = 0; i < csv_columns_after(8); i++)
-		fputc(',', f);
-}
-
 void report_suite(FILE *f, const struct client_opts *o, const struct suite_row *rows, size_t n) {
 	char l[2][32];
 
@@ -542,23 +221,23 @@ void report_suite(FILE *f, const struct client_opts *o, const struct suite_row *
 		case REPORT_JSON:
 			fprintf(f, "{\"version\": \"%s\", \"command\": \"suite\", \"suite\": ",
 				VERSION);
-			json_string(f, o->suite);
+			report_json_string(f, o->suite);
 			fputs(", ", f);
-			json_machine(f);
+			report_json_machine(f);
 			fputs(", \"rows\": [", f);
 			for (size_t i = 0; i < n; i++) {
 				fprintf(f,
 					"%s{\"workload\": \"%s\", \"parameters\": ", i ? ", " : "",
 					rows[i].workload);
-				json_params(f, o, &rows[i].params);
+				report_json_params(f, o, &rows[i].params);
 				fputs(", \"skipped\": ", f);
 				if (rows[i].result)
 					fputs("null", f);
 				else
-					json_string(f, suite_note(&rows[i]));
+					report_json_string(f, suite_note(&rows[i]));
 				fputs(", \"result\": ", f);
 				if (rows[i].result)
-					json_result(f, &rows[i].params, rows[i].result);
+					report_json_result(f, &rows[i].params, rows[i].result);
 				else
 					fputs("null", f);
 				fputs("}", f);
@@ -566,22 +245,22 @@ void report_suite(FILE *f, const struct client_opts *o, const struct suite_row *
 			fputs("]}\n", f);
 			break;
 		case REPORT_CSV:
-			fprintf(f, "%s,note\n", csv_header);
+			fprintf(f, "%s,note\n", report_csv_header);
 			for (size_t i = 0; i < n; i++) {
 				const char *note = suite_note(&rows[i]);
 				char skipped[SUITE_SKIPPED_MAX + 16];
 
 				if (rows[i].result)
-					csv_row(f, o, rows[i].workload, &rows[i].params,
-						rows[i].result);
+					report_csv_row(f, o, rows[i].workload, &rows[i].params,
+						       rows[i].result);
 				else {
-					csv_skipped_row(f, &rows[i]);
+					report_csv_skipped_row(f, &rows[i]);
 					snprintf(skipped, sizeof(skipped), "skipped: %s", note);
 					note = skipped;
 				}
 				fputc(',', f);
 				if (note)
-					csv_string(f, note);
+					report_csv_string(f, note);
 				fputc('\n', f);
 			}
 			break;
@@ -603,11 +282,12 @@ void report_suite(FILE *f, const struct client_opts *o, const struct suite_row *
 				}
 				fprintf(f,
 					" %12" PRIu64 " %12.0f %10.2f %10s %10s %8" PRIu64 "%s%s\n",
-					r->round_trips, per_second(r->round_trips, r->elapsed_usec),
-					per_second(r->bytes_received, r->elapsed_usec) / MIB,
+					r->round_trips,
+					report_per_second(r->round_trips, r->elapsed_usec),
+					report_per_second(r->bytes_received, r->elapsed_usec) / MIB,
 					latency_text(l[0], 32, hist_percentile(&r->hist, 50, NULL)),
 					latency_text(l[1], 32, hist_percentile(&r->hist, 99, NULL)),
-					errors_total(&r->errors), note ? "  " : "",
+					report_errors_total(&r->errors), note ? "  " : "",
 					note ? note : "");
 			}
 			break;
@@ -621,7 +301,7 @@ void report_run_start(FILE *f, const struct client_opts *o, const struct drive_p
 	if (report_format(o) == REPORT_TEXT)
 		text_header(f, o, p, "\n");
 	else if (report_format(o) == REPORT_CSV)
-		fprintf(f, "%s\n", csv_header);
+		fprintf(f, "%s\n", report_csv_header);
 	fflush(f);
 }
 
@@ -641,15 +321,15 @@ void report_interval(FILE *f, const struct client_opts *o, const struct drive_pa
 				", \"latency_us\": ",
 				client_command_to_string(o->command), iv->t_s, iv->span_s,
 				iv->round_trips, rt_per_s, mib_per_s);
-			json_latency(f, h);
+			report_json_latency(f, h);
 			fprintf(f, ", \"errors\": %" PRIu64 "}\n", iv->errors);
 			break;
 		case REPORT_CSV:
-			csv_params(f, "interval", client_command_to_string(o->command), p);
+			report_csv_params(f, "interval", client_command_to_string(o->command), p);
 			fprintf(f, ",%.6f,%" PRIu64 ",%.1f,%.3f", iv->t_s, iv->round_trips,
 				rt_per_s, mib_per_s);
-			csv_latency(f, h);
-			for (size_t i = 0; i < csv_columns_after(19); i++)
+			report_csv_latency(f, h);
+			for (size_t i = 0; i < report_csv_columns_after(19); i++)
 				fputc(',', f);
 			fputc('\n', f);
 			break;
@@ -695,10 +375,10 @@ void report_ping_reply(FILE *f, const char *socket, uint64_t seq, uint64_t bytes
 static void text_ping_rtt(FILE *f, const struct hist *h) {
 	const struct latency_unit *u = latency_unit_of(h->min);
 	int d = latency_decimals((double)h->min / u->nsec);
-	double p[ARRAY_SIZE(percentiles)];
+	double p[ARRAY_SIZE(report_percentiles)];
 
-	for (size_t i = 0; i < ARRAY_SIZE(percentiles); i++)
-		p[i] = (double)hist_percentile(h, percentiles[i], NULL) / u->nsec;
+	for (size_t i = 0; i < ARRAY_SIZE(report_percentiles); i++)
+		p[i] = (double)hist_percentile(h, report_percentiles[i], NULL) / u->nsec;
 	fprintf(f, "rtt min/avg/max/mdev = %.*f/%.*f/%.*f/%.*f %s\n", d, (double)h->min / u->nsec,
 		d, hist_mean(h) / u->nsec, d, (double)h->max / u->nsec, d, hist_stddev(h) / u->nsec,
 		u->name);
@@ -711,16 +391,16 @@ void report_ping_summary(FILE *f, const struct client_opts *o, const struct ping
 	double loss = ps->sent ? 100.0 * (double)(ps->sent - ps->received) / (double)ps->sent : 0.0;
 	char ts[TIMESTAMP_MAX];
 
-	timestamp_text(ts, sizeof(ts), &ps->started);
+	report_timestamp_text(ts, sizeof(ts), &ps->started);
 	switch (report_format(o)) {
 		case REPORT_JSON:
 			fprintf(f,
 				"{\"kind\": \"summary\", \"version\": \"%s\", \"command\": "
 				"\"ping\", ",
 				VERSION);
-			json_machine(f);
+			report_json_machine(f);
 			fputs(", \"parameters\": {\"socket\": ", f);
-			json_string(f, o->socket);
+			report_json_string(f, o->socket);
 			fprintf(f,
 				", \"type\": \"%s\", \"chunk\": %" PRIu64 ", \"count\": %" PRIu64
 				", \"interval_s\": %.6g}",
@@ -735,11 +415,11 @@ void report_ping_summary(FILE *f, const struct client_opts *o, const struct ping
 				ps->sent, ps->received, loss, (double)ps->elapsed_usec / 1e6,
 				ps->verify_failures, ps->interrupted ? "true" : "false");
 			if (ts[0])
-				json_string(f, ts);
+				report_json_string(f, ts);
 			else
 				fputs("null", f);
 			fputs(", \"latency_us\": ", f);
-			json_latency(f, h);
+			report_json_latency(f, h);
 			fprintf(f, ", \"exit_status\": %d}}\n", ps->exit_status);
 			break;
 		case REPORT_CSV:
@@ -750,7 +430,7 @@ void report_ping_summary(FILE *f, const struct client_opts *o, const struct ping
 			      "interrupted,timestamp,exit_status\n",
 			      f);
 			fputs("summary,ping,", f);
-			csv_string(f, o->socket);
+			report_csv_string(f, o->socket);
 			fprintf(f, ",%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%.1f",
 				client_type_to_string(o->type), o->chunk, ps->sent, ps->received,
 				loss);
@@ -758,9 +438,10 @@ void report_ping_summary(FILE *f, const struct client_opts *o, const struct ping
 				fprintf(f, ",%.3f,%.3f,%.3f,%.3f", (double)h->min / 1e3,
 					hist_mean(h) / 1e3, (double)h->max / 1e3,
 					hist_stddev(h) / 1e3);
-				for (size_t i = 0; i < ARRAY_SIZE(percentiles); i++)
+				for (size_t i = 0; i < ARRAY_SIZE(report_percentiles); i++)
 					fprintf(f, ",%.3f",
-						(double)hist_percentile(h, percentiles[i], NULL) /
+						(double)hist_percentile(h, report_percentiles[i],
+									NULL) /
 							1e3);
 			} else
 				fputs(",,,,,,,,", f);

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/* The CSV reports' header and the pieces of their rows: parameters, latencies, a run's
+ * summary row, a skipped suite row, and quoted strings. report.c puts them into lines. */
+#include <inttypes.h>
+#include <string.h>
+
+#include "macro.h"
+#include "report-internal.h"
+
+const char *const report_csv_header =
+	"kind,command,type,mode,connections,chunk,depth,rate,elapsed_s,round_trips,"
+	"round_trips_per_s,"
+	"mib_per_s,p50_us,p90_us,p99_us,p99_9_us,max_us,mean_us,stddev_us,refused,connect_failed,"
+	"connect_timeout,reset,eof_early,timed_out,verify_failures,short_connections,"
+	"closed_by_server,lost,connections_opened,target_per_s,achieved_per_s,unsent,min_us,"
+	"socket,threads,interrupted,timestamp,exit_status";
+
+/* The columns up to rate: what the line is, and what was asked for. */
+void report_csv_params(FILE *f, const char *kind, const char *command,
+		       const struct drive_params *p) {
+	fprintf(f, "%s,%s,%s,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64, kind, command,
+		client_type_to_string(p->type), p->mode == DRIVE_OPEN ? "open" : "closed",
+		p->connections, p->chunk, p->mode == DRIVE_CLOSED ? p->depth : 0,
+		p->mode == DRIVE_OPEN ? p->rate : 0);
+}
+
+/* The latency columns, empty for no round trips: there is no 0 µs percentile. */
+void report_csv_latency(FILE *f, const struct hist *h) {
+	if (h->n == 0) {
+		fputs(",,,,,,,", f);
+		return;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(report_percentiles); i++)
+		fprintf(f, ",%.3f", (double)hist_percentile(h, report_percentiles[i], NULL) / 1e3);
+	fprintf(f, ",%.3f,%.3f,%.3f", (double)h->max / 1e3, hist_mean(h) / 1e3,
+		hist_stddev(h) / 1e3);
+}
+
+/* The number of columns after the first n of the header. */
+size_t report_csv_columns_after(size_t n) {
+	size_t columns = 1;
+
+	for (const char *c = strchr(report_csv_header, ','); c; c = strchr(c + 1, ','))
+		columns++;
+	return columns - n;
+}
+
+/* One CSV line, without its end: the suite adds a column. */
+void report_csv_row(FILE *f, const struct client_opts *o, const char *command,
+		    const struct drive_params *p, const struct drive_result *r) {
+	char ts[TIMESTAMP_MAX];
+	const struct hist *h = &r->hist;
+	const struct drive_errors *e = &r->errors;
+
+	report_csv_params(f, "summary", command, p);
+	fprintf(f, ",%.6f,%" PRIu64 ",%.1f,%.3f", (double)r->elapsed_usec / 1e6, r->round_trips,
+		report_per_second(r->round_trips, r->elapsed_usec),
+		report_per_second(r->bytes_received, r->elapsed_usec) / MIB);
+	report_csv_latency(f, h);
+	fprintf(f,
+		",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+		",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64,
+		e->refused, e->connect_failed, e->connect_timeout, e->reset, e->eof_early,
+		e->timed_out, e->verify_failures, e->short_connections, e->closed_by_server,
+		e->lost, r->opened);
+	if (p->mode == DRIVE_OPEN)
+		fprintf(f, ",%" PRIu64 ",%.1f,%" PRIu64, p->rate,
+			report_per_second(r->schedule.sent, r->schedule.run_usec),
+			report_schedule_unsent(&r->schedule));
+	else
+		fputs(",,,", f);
+	if (h->n)
+		fprintf(f, ",%.3f,", (double)h->min / 1e3);
+	else
+		fputs(",,", f);
+	report_csv_string(f, o->socket);
+	fprintf(f, ",%u,%s,%s,%d", (unsigned)MIN((uint64_t)p->threads, p->connections),
+		r->interrupted ? "true" : "false",
+		report_timestamp_text(ts, sizeof(ts), &r->started), report_exit_status(r));
+}
+
+void report_csv_string(FILE *f, const char *s) {
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', f); /* doubled, as CSV escapes it */
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+/* A skipped row in CSV: its parameters, every measured column empty, then the note. */
+void report_csv_skipped_row(FILE *f, const struct suite_row *row) {
+	report_csv_params(f, "summary", row->workload, &row->params);
+	for (size_t i = 0; i < report_csv_columns_after(8); i++)
+		fputc(',', f);
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/* The figures every format derives from a run: error totals, the open loop's schedule against
+ * its target, rates, the start time, and which percentiles are shown. */
+#include <time.h>
+
+#include "macro.h"
+#include "report-internal.h"
+
+uint64_t report_errors_total(const struct drive_errors *e) {
+	return e->refused + e->closed_by_server + e->connect_failed + e->connect_timeout +
+	       e->reset + e->eof_early + e->timed_out + e->verify_failures + e->lost;
+}
+
+uint64_t report_schedule_unsent(const struct drive_schedule *s) {
+	return s->due - MIN(s->due, s->sent);
+}
+
+bool report_schedule_missed(const struct drive_schedule *s) {
+	return (double)report_schedule_unsent(s) > RATE_TOLERANCE * (double)s->due;
+}
+
+/* Who held the messages back, as far as the client can tell: those waiting on a socket the
+ * server did not drain are the server's; the rest the client did not get out in time. */
+const char *report_schedule_bottleneck(const struct drive_schedule *s) {
+	if (!report_schedule_missed(s))
+		return NULL;
+	return s->unsent_full * 2 >= report_schedule_unsent(s) ? "server" : "client";
+}
+
+/* ISO 8601 in UTC to the millisecond, "2026-11-27T10:10:38.123Z"; "" before any traffic. */
+char *report_timestamp_text(char *buf, size_t len, const struct timespec *t) {
+	struct tm tm;
+
+	buf[0] = '\0';
+	if (t->tv_sec > 0 && gmtime_r(&t->tv_sec, &tm))
+		snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+			 t->tv_nsec / 1000000);
+	return buf;
+}
+
+double report_per_second(uint64_t n, uint64_t usec) {
+	return usec ? (double)n * 1e6 / (double)usec : 0.0;
+}
+
+const double report_percentiles[] = { 50, 90, 99, 99.9 };
+const char *const report_percentile_keys[] = { "p50", "p90", "p99", "p99_9" };

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "report.h"
+
+/*
+ * What the report's files share, and nothing outside them uses: the figures every format
+ * derives from a run, and the JSON and CSV pieces report.c's entry points put together.
+ */
+
+#define MIB (1024.0 * 1024.0)
+
+/* report-figures.c */
+
+/* Open loop: messages due and never sent. Up to RATE_TOLERANCE of them is timer jitter at
+ * the end of the run; more is a target the run did not meet. */
+#define RATE_TOLERANCE 0.01
+
+uint64_t report_errors_total(const struct drive_errors *e);
+uint64_t report_schedule_unsent(const struct drive_schedule *s);
+bool report_schedule_missed(const struct drive_schedule *s);
+const char *report_schedule_bottleneck(const struct drive_schedule *s);
+
+#define TIMESTAMP_MAX 64
+char *report_timestamp_text(char *buf, size_t len, const struct timespec *t);
+
+double report_per_second(uint64_t n, uint64_t usec);
+
+/* The percentiles shown, and their JSON keys, in the same order. */
+extern const double report_percentiles[4];
+extern const char *const report_percentile_keys[4];
+
+/* report-json.c */
+void report_json_string(FILE *f, const char *s);
+void report_json_latency(FILE *f, const struct hist *h);
+void report_json_machine(FILE *f);
+void report_json_params(FILE *f, const struct client_opts *o, const struct drive_params *p);
+void report_json_result(FILE *f, const struct drive_params *p, const struct drive_result *r);
+
+/* report-csv.c */
+extern const char *const report_csv_header;
+void report_csv_params(FILE *f, const char *kind, const char *command,
+		       const struct drive_params *p);
+void report_csv_latency(FILE *f, const struct hist *h);
+size_t report_csv_columns_after(size_t n);
+void report_csv_row(FILE *f, const struct client_opts *o, const char *command,
+		    const struct drive_params *p, const struct drive_result *r);
+void report_csv_string(FILE *f, const char *s);
+void report_csv_skipped_row(FILE *f, const struct suite_row *row);
+
+/* report-connect-error.c */
+void report_text_connect_error(FILE *f, const struct client_opts *o, const struct drive_params *p,
+			       int err);

@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+/* The pieces of the JSON reports: strings, latencies, errors, the schedule, the machine, a run's
+ * parameters and result. report.c puts them together into documents and lines. */
+#include <inttypes.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "report-internal.h"
+
+void report_json_string(FILE *f, const char *s) {
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch < 0x20)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+/* With no round trips there is no minimum or percentile: null, not a 0 µs one. */
+void report_json_latency(FILE *f, const struct hist *h) {
+	if (h->n == 0) {
+		fputs("{\"count\": 0, \"min\": null", f);
+		for (size_t i = 0; i < ARRAY_SIZE(report_percentiles); i++)
+			fprintf(f, ", \"%s\": null", report_percentile_keys[i]);
+		fputs(", \"max\": null, \"mean\": null, \"stddev\": null, \"overflow\": 0}", f);
+		return;
+	}
+	fprintf(f, "{\"count\": %" PRIu64 ", \"min\": %.3f", h->n, (double)h->min / 1e3);
+	for (size_t i = 0; i < ARRAY_SIZE(report_percentiles); i++)
+		fprintf(f, ", \"%s\": %.3f", report_percentile_keys[i],
+			(double)hist_percentile(h, report_percentiles[i], NULL) / 1e3);
+	fprintf(f, ", \"max\": %.3f, \"mean\": %.3f, \"stddev\": %.3f, \"overflow\": %" PRIu64 "}",
+		(double)h->max / 1e3, hist_mean(h) / 1e3, hist_stddev(h) / 1e3, h->overflow);
+}
+
+static void json_errors(FILE *f, const struct drive_errors *e) {
+	fprintf(f,
+		"{\"refused\": %" PRIu64 ", \"closed_by_server\": %" PRIu64
+		", \"connect_failed\": %" PRIu64 ", \"connect_timeout\": %" PRIu64
+		", \"reset\": %" PRIu64 ", \"eof_early\": %" PRIu64 ", \"timed_out\": %" PRIu64
+		", \"verify_failures\": %" PRIu64 ", \"lost\": %" PRIu64
+		", \"short_connections\": %" PRIu64 "}",
+		e->refused, e->closed_by_server, e->connect_failed, e->connect_timeout, e->reset,
+		e->eof_early, e->timed_out, e->verify_failures, e->lost, e->short_connections);
+}
+
+/* The open loop's target against what went out; null for the closed loop. */
+static void json_schedule(FILE *f, const struct drive_params *p, const struct drive_schedule *s) {
+	const char *who = report_schedule_bottleneck(s);
+
+	if (p->mode != DRIVE_OPEN) {
+		fputs("null", f);
+		return;
+	}
+	fprintf(f,
+		"{\"target_per_s\": %" PRIu64 ", \"achieved_per_s\": %.1f, \"due\": %" PRIu64
+		", \"sent\": %" PRIu64 ", \"unsent\": %" PRIu64 ", \"missed\": %s"
+		", \"bottleneck\": ",
+		p->rate, report_per_second(s->sent, s->run_usec), s->due, s->sent,
+		report_schedule_unsent(s), report_schedule_missed(s) ? "true" : "false");
+	if (who)
+		report_json_string(f, who);
+	else
+		fputs("null", f);
+	fputs("}", f);
+}
+
+void report_json_machine(FILE *f) {
+	struct utsname u;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	fprintf(f, "\"machine\": {\"cpus\": %ld, \"kernel\": ", cpus > 0 ? cpus : 1);
+	report_json_string(f, uname(&u) == 0 ? u.release : "unknown");
+	fputs("}", f);
+}
+
+void report_json_params(FILE *f, const struct client_opts *o, const struct drive_params *p) {
+	fputs("{\"socket\": ", f);
+	report_json_string(f, o->socket);
+	fprintf(f,
+		", \"type\": \"%s\", \"mode\": \"%s\", \"connections\": %" PRIu64
+		", \"chunk\": %" PRIu64 ", \"depth\": %" PRIu64 ", \"rate\": %" PRIu64
+		", \"bytes_per_connection\": %" PRIu64 ", \"total_bytes\": %" PRIu64
+		", \"duration_s\": %.6g, \"warmup_s\": %.6g, \"threads\": %u, \"verify\": %s"
+		", \"connect_timeout_s\": %.6g, \"io_timeout_s\": %.6g}",
+		client_type_to_string(p->type), p->mode == DRIVE_OPEN ? "open" : "closed",
+		p->connections, p->chunk, p->mode == DRIVE_CLOSED ? p->depth : 0,
+		p->mode == DRIVE_OPEN ? p->rate : 0, p->bytes_per_conn,
+		p->bytes_per_conn ? p->bytes_per_conn * p->connections + p->extra_bytes : 0,
+		(double)p->duration_usec / 1e6, (double)p->warmup_usec / 1e6,
+		(unsigned)MIN((uint64_t)p->threads, p->connections), p->verify ? "true" : "false",
+		(double)p->connect_timeout_usec / 1e6, (double)p->io_timeout_usec / 1e6);
+}
+
+void report_json_result(FILE *f, const struct drive_params *p, const struct drive_result *r) {
+	fprintf(f,
+		"{\"connections\": %" PRIu64 ", \"connections_opened\": %" PRIu64
+		", \"connect_s\": %.6f, \"elapsed_s\": %.6f"
+		", \"round_trips\": %" PRIu64 ", \"bytes_sent\": %" PRIu64
+		", \"bytes_received\": %" PRIu64 ", \"round_trips_per_s\": %.1f"
+		", \"mib_per_s\": %.3f, \"interrupted\": %s, \"latency_us\": ",
+		r->connected, r->opened, (double)r->connect_usec / 1e6,
+		(double)r->elapsed_usec / 1e6, r->round_trips, r->bytes_sent, r->bytes_received,
+		report_per_second(r->round_trips, r->elapsed_usec),
+		report_per_second(r->bytes_received, r->elapsed_usec) / MIB,
+		r->interrupted ? "true" : "false");
+	report_json_latency(f, &r->hist);
+	fputs(", \"timestamp\": ", f);
+	if (r->started.tv_sec > 0) {
+		char ts[TIMESTAMP_MAX];
+		report_json_string(f, report_timestamp_text(ts, sizeof(ts), &r->started));
+	} else
+		fputs("null", f);
+	fputs(", \"rate\": ", f);
+	json_schedule(f, p, &r->schedule);
+	fputs(", \"errors\": ", f);
+	json_errors(f, &r->errors);
+	fputs(", \"connect_error\": ", f);
+	if (r->connect_errno)
+		report_json_string(f, strerror(r->connect_errno));
+	else
+		fputs("null", f);
+	fputs(", \"mismatches\": [", f);
+	for (uint64_t i = 0; i < r->n_mismatches; i++)
+		fprintf(f, "%s{\"connection\": %" PRIu64 ", \"offset\": %" PRIu64 "}",
+			i ? ", " : "", r->mismatches[i].connection, r->mismatches[i].offset);
+	fprintf(f, "], \"exit_status\": %d}", report_exit_status(r));
+}
