@@ -28,7 +28,7 @@ CI = os.environ.get("CI") == "true"
 
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-# MESSAGE_ID per event kind (src/log.c, systemd/ipcd.catalog).
+# MESSAGE_ID per event kind (src/ipcd/log.c, systemd/ipcd.catalog).
 MSG_ID = {
     "start": "8b425d899d124fb48b32fb7e7e9efb4d",
     "ready": "9ec5317039de4184a608e020962a1382",
