@@ -3,6 +3,10 @@
  * Worker threads: each runs its own sd-event loop over the connections it was handed, sweeps
  * their time limits, and drains them on shutdown. Hand-over from the accepting thread goes
  * through a locked inbox list and an eventfd; the pool picks the least loaded worker.
+ *
+ * A worker owns its connections; each lives on one worker. This file calls conn_* to attach,
+ * sweep, reconfigure, preserve and close them; the four worker_* helpers just below are the
+ * calls the other way, for what a connection changes itself (conn.c's top comment says why).
  */
 #include <errno.h>
 #include <signal.h>
