@@ -73,9 +73,13 @@ const char *conf_leaf_of(const char *name);
 void conf_string_text(char *buf, size_t len, const char *s);
 void conf_allowed_text(const struct setting *st, char *buf, size_t len);
 
-/* conf-load.c */
+/* conf-problems.c: the loader's problem list, below every check */
 /* "FILE:LINE: …", or "FILE: …" for line 0. */
 _printf_(3, 4) void conf_loader_report(struct loader *l, int line, const char *fmt, ...);
+/* A message that names the file itself, as a sentence: no "FILE:" prefix. */
+_printf_(2, 3) void conf_loader_report_whole(struct loader *l, const char *fmt, ...);
+/* Reports every kept message in line order through fn, then frees them. */
+void conf_loader_flush(struct loader *l, conf_report_fn fn, void *userdata);
 
 /* conf-literal.c */
 bool conf_check_int_literals(struct loader *l);

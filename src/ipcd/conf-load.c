@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The loader: reads the file once and safely, has libconfig parse it, runs every check and
- * reports each problem as "FILE:LINE: …" in line order. Never returns half a configuration.
+ * reports each problem as "FILE:LINE: …" in line order, through the problem list that
+ * conf-problems.c keeps. Never returns half a configuration.
  * Pure: no logging; its only I/O is reading the file it is given.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libconfig.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,67 +29,6 @@
  * 6 KiB.
  */
 #define CONF_FILE_MAX (24 * 1024)
-
-/* Keeps msg for loader_flush(). */
-static void report_message(struct loader *l, int line, const char *msg) {
-	l->n_errors++;
-	if (l->n_kept < LOADER_ERRORS_MAX) {
-		/* Out of memory, the message is lost but the error still counts: nothing starts. */
-		char *m = strdup(msg);
-		if (m) {
-			l->errors[l->n_kept] = (struct loader_error){ line, l->n_kept, m };
-			l->n_kept++;
-		}
-	}
-}
-
-/* A message that names the file itself, as a sentence: no "FILE:" prefix. */
-_printf_(2, 3) static void report_whole(struct loader *l, const char *fmt, ...) {
-	char msg[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	report_message(l, 0, msg);
-}
-
-/* "FILE:LINE: …", or "FILE: …" for line 0. */
-_printf_(3, 4) void conf_loader_report(struct loader *l, int line, const char *fmt, ...) {
-	char msg[1024];
-	va_list ap;
-	int o = line > 0 ? snprintf(msg, sizeof(msg), "%s:%d: ", l->path, line)
-			 : snprintf(msg, sizeof(msg), "%s: ", l->path);
-
-	va_start(ap, fmt);
-	vsnprintf(msg + o, sizeof(msg) - (size_t)o, fmt, ap);
-	va_end(ap);
-	report_message(l, line, msg);
-}
-
-static int error_cmp(const void *a, const void *b) {
-	const struct loader_error *x = a, *y = b;
-	if (x->line != y->line)
-		return (x->line > y->line) - (x->line < y->line);
-	return (x->seq > y->seq) - (x->seq < y->seq);
-}
-
-/* Reports every kept message in line order, then frees them. */
-static void loader_flush(struct loader *l, conf_report_fn fn, void *userdata) {
-	char more[64];
-
-	qsort(l->errors, l->n_kept, sizeof(l->errors[0]), error_cmp);
-	for (size_t i = 0; i < l->n_kept; i++) {
-		fn(l->errors[i].message, userdata);
-		free(l->errors[i].message);
-	}
-	if (l->n_errors > l->n_kept) {
-		snprintf(more, sizeof(more), "%s: %u more errors", l->path,
-			 l->n_errors - (unsigned)l->n_kept);
-		fn(more, userdata);
-	}
-	l->n_kept = 0;
-}
 
 /* A setting's value as the file wrote it, for messages. */
 static void written_text(const config_setting_t *s, char *buf, size_t len) {
@@ -243,13 +182,14 @@ static int read_file(struct loader *l, bool must_exist, conf_report_fn warn, voi
 		return r;
 	}
 	if (!S_ISREG(st.st_mode) && !is_dev_null(&st)) {
-		report_whole(l, "'%s' is %s, not a regular file", l->path,
-			     file_type_text(st.st_mode));
+		conf_loader_report_whole(l, "'%s' is %s, not a regular file", l->path,
+					 file_type_text(st.st_mode));
 		return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
 	}
 	if (st.st_size > CONF_FILE_MAX) {
-		report_whole(l, "'%s' is %jd bytes; ipcd reads at most %d (%d KiB)", l->path,
-			     (intmax_t)st.st_size, CONF_FILE_MAX, CONF_FILE_MAX / 1024);
+		conf_loader_report_whole(l, "'%s' is %jd bytes; ipcd reads at most %d (%d KiB)",
+					 l->path, (intmax_t)st.st_size, CONF_FILE_MAX,
+					 CONF_FILE_MAX / 1024);
 		return -EFBIG;
 	}
 	if (warn && S_ISREG(st.st_mode))
@@ -271,8 +211,9 @@ static int read_file(struct loader *l, bool must_exist, conf_report_fn warn, voi
 		n += (size_t)k;
 	}
 	if (n > CONF_FILE_MAX) {
-		report_whole(l, "'%s' is more than %d bytes; ipcd reads at most %d (%d KiB)",
-			     l->path, CONF_FILE_MAX, CONF_FILE_MAX, CONF_FILE_MAX / 1024);
+		conf_loader_report_whole(
+			l, "'%s' is more than %d bytes; ipcd reads at most %d (%d KiB)", l->path,
+			CONF_FILE_MAX, CONF_FILE_MAX, CONF_FILE_MAX / 1024);
 		return -EFBIG;
 	}
 	buf[n] = '\0';
@@ -339,7 +280,7 @@ int conf_load_warn(const char *path, bool must_exist, conf_report_fn report_fn,
 		r = conf_parse(&l, &cfg, text, ret);
 		config_destroy(&cfg);
 	}
-	loader_flush(&l, report_fn, userdata);
+	conf_loader_flush(&l, report_fn, userdata);
 	return r;
 }
 
