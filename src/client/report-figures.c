@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The figures every format derives from a run: error totals, the open loop's schedule against
- * its target, rates, the start time, and which percentiles are shown. */
+ * its target, the exit status, rates, the start time, and which percentiles are shown. Below
+ * report.c, report-json.c and report-csv.c; it calls none of them. */
 #include <time.h>
 
 #include "macro.h"
@@ -25,6 +26,15 @@ const char *report_schedule_bottleneck(const struct drive_schedule *s) {
 	if (!report_schedule_missed(s))
 		return NULL;
 	return s->unsent_full * 2 >= report_schedule_unsent(s) ? "server" : "client";
+}
+
+int report_exit_status(const struct drive_result *r) {
+	if (r->connected == 0)
+		return 3;
+	if (report_errors_total(&r->errors) > 0 || report_schedule_missed(&r->schedule) ||
+	    r->round_trips == 0)
+		return 1;
+	return 0;
 }
 
 /* ISO 8601 in UTC to the millisecond, "2026-11-27T10:10:38.123Z"; "" before any traffic. */

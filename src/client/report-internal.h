@@ -15,7 +15,7 @@
 
 #define MIB (1024.0 * 1024.0)
 
-/* report-figures.c */
+/* report-figures.c, which also defines report.h's report_exit_status() */
 
 /* Open loop: messages due and never sent. Up to RATE_TOLERANCE of them is timer jitter at
  * the end of the run; more is a target the run did not meet. */

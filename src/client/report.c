@@ -12,15 +12,6 @@ enum report_format report_format(const struct client_opts *o) {
 	return o->json ? REPORT_JSON : o->csv ? REPORT_CSV : REPORT_TEXT;
 }
 
-int report_exit_status(const struct drive_result *r) {
-	if (r->connected == 0)
-		return 3;
-	if (report_errors_total(&r->errors) > 0 || report_schedule_missed(&r->schedule) ||
-	    r->round_trips == 0)
-		return 1;
-	return 0;
-}
-
 /* Units for latencies, largest first: a value is shown in the largest one it reaches. */
 static const struct latency_unit {
 	const char *name;
