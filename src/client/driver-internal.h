@@ -3,7 +3,8 @@
 
 /*
  * What the driver's files share and no one else sees: a connection, a thread, the run, and
- * the functions each file lends the others. Public API: driver.h.
+ * the functions each file lends the files above it (driver.c calls down into driver-connect.c
+ * and driver-conn.c, driver-conn.c into driver-schedule.c; never back up). Public API: driver.h.
  *
  * Chunk accounting, the same for every socket type: chunk k covers stream offsets
  * [k * chunk, min((k + 1) * chunk, target)). `started` chunks have had their first byte sent,
@@ -124,22 +125,12 @@ void thread_connect_all(struct dthread *t);
 
 /* driver-conn.c */
 void conn_fail(struct cconn *c, enum failure why);
-void conn_record_mismatch(struct cconn *c, uint64_t offset);
-void conn_round_trip_done(struct cconn *c, uint64_t k, uint64_t now);
 void conn_pump(struct cconn *c, uint64_t now);
 void conn_on_io(struct poller_entry *e, uint32_t revents);
-
-/* driver-stream.c */
-int stream_send(struct cconn *c, uint64_t now);
-int stream_receive(struct cconn *c, uint64_t now);
-
-/* driver-message.c */
-int message_send(struct cconn *c, uint64_t now);
-int message_receive(struct cconn *c, uint64_t now);
 void messages_lost(struct cconn *c, uint64_t upto);
 
 /* driver-schedule.c */
+uint64_t schedule_nsec(const struct drive *d, uint64_t k, uint64_t g);
 uint64_t schedule_due(const struct drive *d, uint64_t g, uint64_t now);
 uint64_t schedule_chunk_start_nsec(const struct cconn *c, uint64_t k);
 uint64_t schedule_chunks_allowed(const struct cconn *c);
-int schedule_on_rate(sd_event_source *s, uint64_t usec, void *userdata);
