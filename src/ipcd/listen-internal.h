@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* Shared by listen.c and the listen-*.c files that bind and sort its sockets; not public. */
+/* Shared by listen.c and the listen-*.c files below it, which bind and sort its sockets and hold
+ * the set of them; not public. Calls go down only: listen.c into listen-bind.c and
+ * listen-passed.c, both of those into listen-set.c. */
 
 #include "listen.h"
 #include "server.h"
@@ -18,13 +20,19 @@ struct listener {
 	void *userdata;
 };
 
+/* listen-set.c */
+
 /* fd is the new listener's on success, still the caller's on failure. unlink_path, when given,
  * is removed when the listener is freed. -ENOMEM, not logged. */
 int listeners_add(struct server *s, int fd, int family, int type, const char *name,
 		  const char *unlink_path);
 
+/* listen-passed.c */
+
 /* One fd systemd passed. Logs; on failure the fd is still the caller's to close. */
 int listener_adopt(struct server *s, int fd, const char *name);
+
+/* listen-bind.c */
 
 /* Binds spec (a path or @name) and listens on it. Logs. */
 int listener_bind(struct server *s, const char *spec);

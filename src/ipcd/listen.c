@@ -1,15 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Listeners: their lifetime, opening and starting them, and accepting. Accepting asks admit for
- * a decision and hands admitted connections to a worker; it never decides a limit itself. Passed
- * fds are sorted in listen-passed.c; paths are checked in listen-check.c, bound in listen-bind.c.
+ * Listeners: opening and starting them, and accepting. Accepting asks admit for a decision and
+ * hands admitted connections to a worker; it never decides a limit itself. Passed fds are sorted
+ * in listen-passed.c, paths checked in listen-check.c and bound in listen-bind.c.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/socket.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
@@ -24,55 +23,6 @@
 #define ACCEPT_BATCH 64                         /* per wake-up: a flood cannot starve the loop */
 #define ACCEPT_PAUSE_USEC (100 * USEC_PER_MSEC) /* after EMFILE: long enough to not spin */
 #define PEER_GROUPS_MAX 256
-
-static struct listener *listener_free(struct listener *l) {
-	if (!l)
-		return NULL;
-	sd_event_source_disable_unref(l->source);
-	safe_close(l->fd);
-	if (l->unlink_path && unlink(l->unlink_path) < 0 && errno != ENOENT)
-		log_warning_errno(negative_errno(), "Failed to remove socket '%s', ignoring: %m",
-				  l->unlink_path);
-	free(l->unlink_path);
-	free(l->name);
-	free(l);
-	return NULL;
-}
-
-void listeners_free(struct server *s) {
-	for (size_t i = 0; i < s->n_listeners; i++)
-		listener_free(s->listeners[i]);
-	free(s->listeners);
-	s->listeners = NULL;
-	s->n_listeners = 0;
-	for (size_t i = 0; i < s->n_adopted; i++)
-		safe_close(s->adopted[i]);
-	free(s->adopted);
-	s->adopted = NULL;
-	s->n_adopted = 0;
-}
-
-int listeners_add(struct server *s, int fd, int family, int type, const char *name,
-		  const char *unlink_path) {
-	struct listener **a, *l;
-
-	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
-	a = reallocarray(s->listeners, s->n_listeners + 1, sizeof(*a));
-	if (!a)
-		return -ENOMEM;
-	s->listeners = a;
-	l = calloc(1, sizeof(*l));
-	if (!l)
-		return -ENOMEM;
-	*l = (struct listener){ .server = s, .fd = fd, .family = family, .type = type };
-	if (!(l->name = strdup(name)) || (unlink_path && !(l->unlink_path = strdup(unlink_path)))) {
-		l->fd = -EBADF; /* still the caller's on failure */
-		listener_free(l);
-		return -ENOMEM;
-	}
-	s->listeners[s->n_listeners++] = l;
-	return 0;
-}
 
 int listeners_open(struct server *s, char *const *paths, size_t n_paths) {
 	char **names = NULL;
