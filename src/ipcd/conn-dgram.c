@@ -171,7 +171,7 @@ static unsigned dgram_batch_room(struct conn *c, unsigned batch) {
 /* One batch of datagrams in, each checked, the answerable ones back to the sockets that sent
  * them, in three system calls plus, per sender path, the three of dgram_reply_address().
  * Failures concern one datagram only. */
-void conn_dgram_read(struct conn *c, uint64_t now) {
+static void dgram_read(struct conn *c, uint64_t now) {
 	struct worker_stats *st = &c->worker->stats;
 	size_t max = c->config->max_message_size;
 	unsigned batch = dgram_batch_room(c, dgram_batch_size(max)), n_answers = 0;
@@ -258,6 +258,12 @@ void conn_dgram_read(struct conn *c, uint64_t now) {
 		};
 	}
 	dgram_answer(c, answers, peers, n_answers);
+}
+
+void conn_dgram_on_io(struct poller_entry *e, uint32_t revents _unused_) {
+	struct conn *c = container_of(e, struct conn, entry);
+
+	dgram_read(c, poller_now(c->worker->poller));
 }
 
 static size_t dgram_sndbuf_target(size_t max_message) {

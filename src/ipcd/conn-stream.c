@@ -2,7 +2,8 @@
 /*
  * The stream and seqpacket echo: reads, writes, backpressure, half-close, byte limit, and the
  * flush before a preserved connection goes to the fd store. Reads into its worker's scratch
- * buffer and waits in its worker's poller (conn.c says how conn and worker share them).
+ * buffer and waits in its worker's poller; ends a connection with conn.c's conn_close()
+ * (conn.c's top comment says why these calls go both ways).
  *
  * Stream invariant: bytes go back in the order they came. Without a pending buffer a read
  * lands in the worker's scratch buffer and is written straight back; only the part the socket
@@ -214,15 +215,11 @@ static enum close_reason close_reason_from_errno(int r) {
 			      : CLOSE_ERROR;
 }
 
-void conn_on_io(struct poller_entry *e, uint32_t revents) {
+void conn_stream_on_io(struct poller_entry *e, uint32_t revents) {
 	struct conn *c = container_of(e, struct conn, entry);
 	uint64_t now = poller_now(c->worker->poller);
 	int r;
 
-	if (c->kind == CONN_DGRAM) {
-		conn_dgram_read(c, now);
-		return;
-	}
 	if (c->pending && (revents & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
 		r = conn_flush(c, now);
 		if (r < 0) {

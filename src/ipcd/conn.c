@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * One connection's lifetime: created, attached to a worker, timed out, closed and freed. The
- * echo itself is in conn-stream.c (stream, seqpacket) and conn-dgram.c (datagram sockets).
+ * echo itself is in conn-stream.c (stream, seqpacket) and conn-dgram.c (datagram sockets):
+ * conn_attach() gives a connection its kind's poller callback there, and the stream echo
+ * calls conn_close() back here, since a connection ends from its own I/O callback (below).
  *
  * conn and worker are one concept in two files: a worker owns its connections (a list), and
  * the poller and scratch buffer they share; a connection lives on exactly one worker.
@@ -126,7 +128,7 @@ void conn_attach(struct conn *c, struct worker *w) {
 		conn_close(c, r == -ENOMEM ? CLOSE_NO_MEMORY : CLOSE_ERROR);
 		return;
 	}
-	c->entry.fn = conn_on_io;
+	c->entry.fn = c->kind == CONN_DGRAM ? conn_dgram_on_io : conn_stream_on_io;
 	r = poller_add(w->poller, c->fd, EPOLLIN, &c->entry);
 	if (r < 0) {
 		if (log_ratelimit_ok(LOG_EVENT_DISCONNECT))
