@@ -40,15 +40,10 @@ size_t conn_dgram_scratch_size(size_t max) {
 
 static void dgram_log_denied(const struct peer *p) {
 	char peer[96];
-	struct log_fields f = {
-		.has_peer = p->has_creds,
-		.pid = p->pid,
-		.uid = p->uid,
-		.gid = p->gid,
-		.reason = admit_result_to_string(ADMIT_DENIED),
-		.ratelimit = true,
-	};
-	admit_peer_describe(p, peer, sizeof(peer));
+	struct log_fields f = log_fields_of_peer(p, peer, sizeof(peer));
+
+	f.reason = admit_result_to_string(ADMIT_DENIED);
+	f.ratelimit = true;
 	log_event(LOG_EVENT_DENIED, LOG_WARNING, &f, "Dropped datagram%s: not allowed by access",
 		  peer);
 }

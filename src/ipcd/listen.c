@@ -93,15 +93,10 @@ static int peer_from_socket(int fd, int family, bool want_groups, gid_t *groups,
 
 static void log_refused(const struct peer *p, enum admit_result r, uint64_t id) {
 	char peer[96];
-	struct log_fields f = {
-		.has_peer = p->has_creds,
-		.pid = p->pid,
-		.uid = p->uid,
-		.gid = p->gid,
-		.reason = admit_result_to_string(r),
-		.ratelimit = true,
-	};
-	admit_peer_describe(p, peer, sizeof(peer));
+	struct log_fields f = log_fields_of_peer(p, peer, sizeof(peer));
+
+	f.reason = admit_result_to_string(r);
+	f.ratelimit = true;
 	if (r == ADMIT_DENIED)
 		log_event(LOG_EVENT_DENIED, LOG_WARNING, &f,
 			  "Denied connection %llu%s: not in access.allow_uids or allow_gids",
@@ -113,10 +108,8 @@ static void log_refused(const struct peer *p, enum admit_result r, uint64_t id) 
 
 static void log_connect(const struct listener *l, const struct peer *p, uint64_t id) {
 	char peer[96];
-	struct log_fields f = {
-		.has_peer = p->has_creds, .pid = p->pid, .uid = p->uid, .gid = p->gid
-	};
-	admit_peer_describe(p, peer, sizeof(peer));
+	struct log_fields f = log_fields_of_peer(p, peer, sizeof(peer));
+
 	log_event(LOG_EVENT_CONNECT, LOG_INFO, &f, "Connection %llu%s on '%s'",
 		  (unsigned long long)id, peer, l->name);
 }

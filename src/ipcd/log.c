@@ -17,6 +17,7 @@
 #include <systemd/sd-journal.h>
 #include <time.h>
 
+#include "admit.h"
 #include "log.h"
 #include "parse.h"
 
@@ -78,6 +79,13 @@ void log_set_max_level(int level) {
 
 int log_get_max_level(void) {
 	return atomic_load(&max_level);
+}
+
+struct log_fields log_fields_of_peer(const struct peer *p, char *desc, size_t len) {
+	admit_peer_describe(p, desc, len);
+	return (struct log_fields){
+		.has_peer = p->has_creds, .pid = p->pid, .uid = p->uid, .gid = p->gid
+	};
 }
 
 const char *log_event_to_string(enum log_event e) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <syslog.h>
@@ -39,6 +40,12 @@ struct log_fields {
 	const char *reason; /* NULL: none */
 	bool ratelimit;     /* peer-triggered: at most a burst per interval per event kind */
 };
+
+struct peer;
+
+/* A peer's journal fields (PID, UID, GID, when the kernel gave them), and in DESC the words
+ * for its message: " from pid … uid … gid …", or "" for a TCP peer. */
+struct log_fields log_fields_of_peer(const struct peer *p, char *desc, size_t len);
 
 void log_open(void);
 void log_set_max_level(int level);
