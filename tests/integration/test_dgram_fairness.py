@@ -81,12 +81,25 @@ def test_an_unconnected_hog_is_also_held_by_the_kernel(ipcd, workdir):
     h.close()
 
 
+def assert_clean(out, lost_per_million):
+    # Nothing corrupted, unexpected or cut off. A few lost echoes are the bound ipcd(8)
+    # states: the kernel cannot say which peer read what, so on a machine busy enough that
+    # readers fall behind, a reader can be charged another's unread echoes and refused one.
+    result = json.loads(out)["result"]
+    errors = result["errors"]
+    assert result["round_trips"] > 1000, out
+    assert errors["lost"] <= result["round_trips"] * lost_per_million // 1_000_000, out
+    assert {k: v for k, v in errors.items() if k != "lost"} == dict.fromkeys(
+        set(errors) - {"lost"}, 0), out
+
+
 def test_ordinary_load_runs_clean(ipcd):
-    # The load the issue saw fail against the default configuration.
+    # The load the issue saw fail against the default configuration: a mismatch on every
+    # connection. Seen once on a loaded machine (ASan build beside other builds): 4 of
+    # 384,757 echoes lost, 10 per million.
     d = ipcd(kind="dgram").start_ready()
-    rc, out = load(d, "-c", "40", "-b", "4K", "--depth", "4", "-t", "4")
-    assert rc == 0, out
-    assert re.search(r"errors\s+none", out), out
+    rc, out = load(d, "-c", "40", "-b", "4K", "--depth", "4", "-t", "4", "--json")
+    assert_clean(out, 100)
 
 
 def test_load_runs_clean_beside_a_hog(ipcd, workdir):
@@ -94,9 +107,8 @@ def test_load_runs_clean_beside_a_hog(ipcd, workdir):
     # back.
     d = ipcd(STATS, kind="dgram").start_ready()
     hog(d, workdir, "hog.sock", 100, connected=True)
-    rc, out = load(d, "-c", "40", "-b", "4K", "--depth", "4", "-t", "3")
-    assert rc == 0, out
-    assert re.search(r"errors\s+none", out), out
+    rc, out = load(d, "-c", "40", "-b", "4K", "--depth", "4", "-t", "3", "--json")
+    assert_clean(out, 100)
     assert pings_answered(d, workdir) == 5
     wait_until(lambda: int(stats(d)[3]) > 0, 5, "echoes held back from the hog")
 
@@ -128,11 +140,6 @@ def test_a_flooder_that_never_reads_is_held_back(ipcd, workdir):
     finally:
         stop.set()
         t.join(10)
-    result = json.loads(out)["result"]
-    errors = result["errors"]
-    assert result["round_trips"] > 1000, out
-    assert errors["lost"] <= result["round_trips"] // 100, out
-    assert {k: v for k, v in errors.items() if k != "lost"} == dict.fromkeys(
-        set(errors) - {"lost"}, 0), out
+    assert_clean(out, 10_000)
     assert pings_answered(d, workdir) == 5
     wait_until(lambda: int(stats(d)[3]) > 0, 5, "echoes held back from the flooder")
