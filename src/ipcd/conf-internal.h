@@ -81,9 +81,40 @@ _printf_(2, 3) void conf_loader_report_whole(struct loader *l, const char *fmt, 
 /* Reports every kept message in line order through fn, then frees them. */
 void conf_loader_flush(struct loader *l, conf_report_fn fn, void *userdata);
 
+/* conf-scan.c */
+enum token_kind {
+	TOKEN_END,
+	TOKEN_NAME,
+	TOKEN_INT,
+	TOKEN_FLOAT,
+	TOKEN_STRING,    /* with its quotes */
+	TOKEN_DIRECTIVE, /* "@include …", to the end of the line */
+	TOKEN_PUNCT,     /* one character: = : ; , { } [ ] ( ), or anything else */
+};
+
+struct conf_token {
+	enum token_kind kind;
+	const char *start, *end; /* in the text */
+	int line;                /* where it starts */
+	bool hex, int64;         /* TOKEN_INT: 0x…, an L suffix */
+};
+
+struct conf_scanner {
+	const char *p;
+	int line;
+};
+
+void conf_scan_init(struct conf_scanner *sc, const char *text);
+/* The next token, comments skipped; false (and TOKEN_END) at the end of the text. */
+bool conf_scan_next(struct conf_scanner *sc, struct conf_token *ret);
+bool conf_token_is(const struct conf_token *t, const char *s);
+
 /* conf-literal.c */
 bool conf_check_int_literals(struct loader *l);
 bool conf_line_has_bad_literal(const struct loader *l, int line);
+/* The number that "leaf = …" on line has, as the file writes it ("0660", not 660); false if
+ * the line has none. */
+bool conf_number_as_written(const char *text, int line, const char *leaf, char *buf, size_t len);
 
 /* conf-parse.c */
 /* Fills reason and returns -EINVAL when s is not a valid value for st; -ENOMEM. */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The integer-literal check: scans the file as written, before libconfig reads it, for what
- * libconfig 1.5 would silently truncate to 32 bits, and refuses @include.
+ * libconfig 1.5 would silently truncate to 32 bits, and refuses @include. Also a number as the
+ * file writes it, for the messages: libconfig keeps the value, not its spelling.
  * Pure: no I/O, no logging.
  */
 #include <errno.h>
@@ -11,19 +12,6 @@
 
 #include "conf-internal.h"
 #include "macro.h"
-
-static bool is_name_char(char c) {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '_' || c == '-' || c == '*';
-}
-
-static bool is_digit(char c) {
-	return c >= '0' && c <= '9';
-}
-
-static bool is_hex_digit(char c) {
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
 
 /* The setting an integer literal belongs to, as far as the scan can tell: the groups it is in
  * and the last "name =" before it. */
@@ -68,43 +56,21 @@ static void check_int_literal(struct loader *l, const struct literal_owner *o, i
  */
 bool conf_check_int_literals(struct loader *l) {
 	struct literal_owner o = { .depth = 0 };
-	const char *p = l->text;
+	struct conf_token t, prev = { .kind = TOKEN_END };
+	struct conf_scanner sc;
 	bool include = false;
-	int line = 1;
 
-	while (*p) {
-		const char *s = p;
-
-		if (*p == '\n') {
-			line++;
-			p++;
-		} else if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
-			p = strchrnul(p, '\n');
-		} else if (p[0] == '/' && p[1] == '*') {
-			for (p += 2; *p && !(p[0] == '*' && p[1] == '/'); p++)
-				line += *p == '\n';
-			p += *p ? 2 : 0;
-		} else if (*p == '"') {
-			for (p++; *p && *p != '"'; p++) {
-				if (*p == '\\' && p[1])
-					p++;
-				line += *p == '\n';
-			}
-			p += *p ? 1 : 0;
-		} else if (*p == '@') {
-			if (strncmp(p, "@include", 8) == 0) {
-				conf_loader_report(
-					l, line, "@include is not supported: ipcd reads one file");
-				include = true;
-			}
-			p = strchrnul(p, '\n');
-		} else if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '*') {
-			while (is_name_char(*p))
-				p++;
-			const char *q = p + strspn(p, " \t\r\n");
-			if (*q == '=' || *q == ':')
-				snprintf(o.name, sizeof(o.name), "%.*s", (int)(p - s), s);
-		} else if (*p == '{') {
+	conf_scan_init(&sc, l->text);
+	for (; conf_scan_next(&sc, &t); prev = t) {
+		if (t.kind == TOKEN_DIRECTIVE && strncmp(t.start, "@include", 8) == 0) {
+			conf_loader_report(l, t.line,
+					   "@include is not supported: ipcd reads one file");
+			include = true;
+		} else if (t.kind == TOKEN_PUNCT && (*t.start == '=' || *t.start == ':') &&
+			   prev.kind == TOKEN_NAME) {
+			snprintf(o.name, sizeof(o.name), "%.*s", (int)(prev.end - prev.start),
+				 prev.start);
+		} else if (conf_token_is(&t, "{")) {
 			if (o.depth < ARRAY_SIZE(o.group_len)) {
 				size_t len = strlen(o.path);
 				o.group_len[o.depth++] = len;
@@ -112,27 +78,31 @@ bool conf_check_int_literals(struct loader *l) {
 					 o.name);
 			}
 			o.name[0] = '\0';
-			p++;
-		} else if (*p == '}') {
+		} else if (conf_token_is(&t, "}")) {
 			if (o.depth > 0)
 				o.path[o.group_len[--o.depth]] = '\0';
-			p++;
-		} else if (is_digit(*p) || ((*p == '-' || *p == '+') && is_digit(p[1]))) {
-			bool hex;
-			p += *p == '-' || *p == '+';
-			hex = p[0] == '0' && (p[1] == 'x' || p[1] == 'X');
-			for (p += hex ? 2 : 0; hex ? is_hex_digit(*p) : is_digit(*p); p++)
-				;
-			if (!hex && (*p == '.' || *p == 'e' || *p == 'E'))
-				p += strspn(p, "0123456789.eE+-"); /* a float: not ours to check */
-			else if (*p == 'L')
-				p += p[1] == 'L' ? 2 : 1; /* 64 bits, as asked */
-			else
-				check_int_literal(l, &o, line, s, p, hex);
-		} else
-			p++;
+		} else if (t.kind == TOKEN_INT && !t.int64)
+			check_int_literal(l, &o, t.line, t.start, t.end, t.hex);
 	}
 	return !include;
+}
+
+bool conf_number_as_written(const char *text, int line, const char *leaf, char *buf, size_t len) {
+	struct conf_token t, name = { .kind = TOKEN_END }, prev = { .kind = TOKEN_END };
+	struct conf_scanner sc;
+
+	conf_scan_init(&sc, text);
+	for (; conf_scan_next(&sc, &t) && t.line <= line; prev = t) {
+		if (t.kind == TOKEN_PUNCT && (*t.start == '=' || *t.start == ':'))
+			name = prev;
+		else if ((t.kind == TOKEN_INT || t.kind == TOKEN_FLOAT) && t.line == line &&
+			 prev.kind == TOKEN_PUNCT && (*prev.start == '=' || *prev.start == ':') &&
+			 name.kind == TOKEN_NAME && conf_token_is(&name, leaf)) {
+			snprintf(buf, len, "%.*s", (int)(t.end - t.start), t.start);
+			return true;
+		}
+	}
+	return false;
 }
 
 bool conf_line_has_bad_literal(const struct loader *l, int line) {

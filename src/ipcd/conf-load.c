@@ -73,7 +73,11 @@ static void setting_error(struct loader *l, const struct setting *st, const conf
 	/* Its value was read truncated and has been reported as such: once is enough. */
 	if (conf_line_has_bad_literal(l, config_setting_source_line(s)))
 		return;
-	written_text(s, value, sizeof(value));
+	/* A number as the file writes it: socket_mode = 0660 is 660 to libconfig, not octal. */
+	if (!config_setting_is_number(s) || !l->text ||
+	    !conf_number_as_written(l->text, config_setting_source_line(s), conf_leaf_of(st->name),
+				    value, sizeof(value)))
+		written_text(s, value, sizeof(value));
 	conf_allowed_text(st, allowed, sizeof(allowed));
 	conf_loader_report(l, config_setting_source_line(s), "%s = %s: %s (allowed: %s)", st->name,
 			   value, reason, allowed);

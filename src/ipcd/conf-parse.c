@@ -235,7 +235,8 @@ int conf_parse_setting(const struct setting *st, const config_setting_t *s, stru
 			str = config_setting_get_string(s);
 			if (!str || !*str || strlen(str) > 4 ||
 			    strspn(str, "01234567") != strlen(str)) {
-				snprintf(reason, len, "must be an octal string");
+				snprintf(reason, len, "must be an octal string%s",
+					 config_setting_is_number(s) ? ", in quotes" : "");
 				return -EINVAL;
 			}
 			for (; *str; str++)

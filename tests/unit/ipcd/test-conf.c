@@ -123,7 +123,7 @@ static const struct {
 	{ "limits = { max_connection_bytes = \"5Q\"; };\n", 1,
 	  "limits.max_connection_bytes = \"5Q\": not a size" },
 	{ "limits = { max_connection_bytes = 4611686018427387905L; };\n", 1,
-	  "limits.max_connection_bytes = 4611686018427387905: out of range" },
+	  "limits.max_connection_bytes = 4611686018427387905L: out of range" },
 	{ "limits = { max_conections = 5; };\n", 1,
 	  "unknown setting \"limits.max_conections\" (did you mean \"limits.max_connections\"?)" },
 	{ "limits = { workers = 2; };\n", 1,
@@ -154,6 +154,7 @@ static const struct {
 	{ "limits = { buffer_size = 1024; };\n", 1,
 	  "limits.buffer_size = 1024: below limits.max_message_size (65536)" },
 	{ "limits = { max_connections = ; };\n", 1, "syntax error" },
+	{ "socket_mode = 0640;\n", 1, "socket_mode = 0640: must be an octal string, in quotes" },
 	{ "limits = { a = 1; a = 2; };\n", 1, "syntax error: duplicate setting name" },
 };
 
