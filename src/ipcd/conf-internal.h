@@ -116,6 +116,11 @@ bool conf_line_has_bad_literal(const struct loader *l, int line);
  * the line has none. */
 bool conf_number_as_written(const char *text, int line, const char *leaf, char *buf, size_t len);
 
+/* conf-hint.c */
+/* libconfig's error on line in words, with a hint where what the file has there shows a
+ * common cause ("syntax error at '64K': write sizes …"); without one when unsure. */
+void conf_syntax_error_text(const char *text, int line, const char *error, char *buf, size_t len);
+
 /* conf-parse.c */
 /* Fills reason and returns -EINVAL when s is not a valid value for st; -ENOMEM. */
 int conf_parse_setting(const struct setting *st, const config_setting_t *s, struct ipcd_config *c,

@@ -237,8 +237,10 @@ static int conf_parse(struct loader *l, config_t *cfg, const char *text, struct 
 	if (!conf_check_int_literals(l))
 		return -EINVAL;
 	if (!config_read_string(cfg, text)) {
-		conf_loader_report(l, config_error_line(cfg), "syntax error: %s",
-				   config_error_text(cfg));
+		char msg[512];
+		conf_syntax_error_text(text, config_error_line(cfg), config_error_text(cfg), msg,
+				       sizeof(msg));
+		conf_loader_report(l, config_error_line(cfg), "%s", msg);
 		return -EINVAL;
 	}
 	c = conf_new_default();

@@ -154,6 +154,10 @@ static const struct {
 	{ "limits = { buffer_size = 1024; };\n", 1,
 	  "limits.buffer_size = 1024: below limits.max_message_size (65536)" },
 	{ "limits = { max_connections = ; };\n", 1, "syntax error" },
+	{ "limits = { buffer_size = 64K; };\n", 1,
+	  "syntax error at '64K': write sizes and durations as strings: \"64K\"" },
+	{ "log = {\n connections = on; };\n", 2,
+	  "syntax error at 'on': a boolean is true or false" },
 	{ "socket_mode = 0640;\n", 1, "socket_mode = 0640: must be an octal string, in quotes" },
 	{ "limits = { a = 1; a = 2; };\n", 1, "syntax error: duplicate setting name" },
 };
