@@ -279,7 +279,7 @@ int conf_load_warn(const char *path, bool must_exist, conf_report_fn report_fn,
 	r = read_file(&l, must_exist, warn_fn, userdata, &text);
 	if (r >= 0 && !text) {
 		*ret = conf_new_default();
-		return *ret ? 0 : -ENOMEM;
+		return *ret ? 1 : -ENOMEM;
 	}
 	if (r >= 0) {
 		config_init(&cfg);

@@ -56,11 +56,12 @@ struct ipcd_config *conf_new_default(void);
 
 /*
  * Reads and validates path into a new configuration. A missing file gives the defaults when
- * !must_exist. The file must be a regular file (or /dev/null) of at most 24 KiB, opened once
- * without blocking and parsed from that descriptor. Every problem is reported through report
- * before returning; on any problem the result is negative (-EINVAL for the file's content or
- * a file that is not a regular file, -EISDIR, -ENOMEM, or why it could not be read: -ENOENT,
- * -EFBIG, -EBADMSG for a NUL byte, …) and nothing is returned: never half a configuration.
+ * !must_exist, and 1 rather than 0, so that the caller can say so. The file must be a regular file
+ * (or /dev/null) of at most 24 KiB, opened once without blocking and parsed from that descriptor.
+ * Every problem is reported through report before returning; on any problem the result is negative
+ * (-EINVAL for the file's content or a file that is not a regular file, -EISDIR, -ENOMEM, or why it
+ * could not be read: -ENOENT, -EFBIG, -EBADMSG for a NUL byte, …) and nothing is returned: never
+ * half a configuration.
  */
 int conf_load(const char *path, bool must_exist, conf_report_fn report, void *userdata,
 	      struct ipcd_config **ret);
@@ -68,6 +69,10 @@ int conf_load(const char *path, bool must_exist, conf_report_fn report, void *us
  * other than root and ipcd can change the file. */
 int conf_load_warn(const char *path, bool must_exist, conf_report_fn report, conf_report_fn warn,
 		   void *userdata, struct ipcd_config **ret);
+
+/* What the command line puts over the file, into a configuration no one else holds yet: the
+ * listen list replaced by paths (when n_paths > 0), and log.level debug. -ENOMEM, -E2BIG. */
+int conf_override(struct ipcd_config *c, char *const *paths, size_t n_paths, bool debug);
 
 struct ipcd_config *conf_ref(struct ipcd_config *c);
 struct ipcd_config *conf_unref(struct ipcd_config *c);

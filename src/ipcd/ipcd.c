@@ -15,6 +15,7 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "fdstore.h"
@@ -504,6 +505,7 @@ static int run(void) {
 	struct stats_totals t;
 	struct conf_errors errors = {};
 	char d[FORMAT_DURATION_MAX], size[FORMAT_SIZE_MAX];
+	bool defaults;
 	int r;
 
 	/* --check-config (also systemctl reload's check) exits at once: plain lines on stderr,
@@ -519,10 +521,23 @@ static int run(void) {
 	if (r < 0)
 		return log_error_errno(r, "Configuration '%s' is not valid%s", s.config_path,
 				       arg_check_config ? "" : ", not starting");
+	defaults = r > 0;
 	if (arg_check_config) {
-		r = listeners_check(s.config, arg_listen, arg_n_listen);
+		/* In check mode every failure ends with "not valid": the verdict is on the
+		 * configuration, and nothing was going to start. */
+		if (defaults)
+			log_notice("Configuration '%s' does not exist; using the defaults",
+				   s.config_path);
+		/* The configuration ipcd would run with: --listen and -v over the file's. */
+		r = conf_override(s.config, arg_listen, arg_n_listen, arg_verbose);
 		if (r < 0)
-			return r;
+			return log_error_errno(r, "Failed to apply the command line to '%s': %m",
+					       s.config_path);
+		r = listeners_check(s.config, NULL, 0);
+		if (r < 0)
+			return log_error_errno(
+				r, "Configuration '%s' is not valid%s", s.config_path,
+				arg_n_listen > 0 ? " with the --listen addresses given" : "");
 		conf_dump(s.config, stdout);
 		if (fflush(stdout) != 0 || ferror(stdout))
 			return log_error_errno(errno > 0 ? -errno : -EIO,
@@ -531,8 +546,13 @@ static int run(void) {
 	}
 	server_apply_log_level(&s);
 	s.start_usec = now_usec();
-	log_event(LOG_EVENT_START, LOG_NOTICE, NULL, "ipcd %s starting with '%s'", VERSION,
-		  s.config_path);
+	if (defaults)
+		log_event(LOG_EVENT_START, LOG_NOTICE, NULL,
+			  "ipcd %s starting (pid %d) with the defaults ('%s' does not exist)",
+			  VERSION, (int)getpid(), s.config_path);
+	else
+		log_event(LOG_EVENT_START, LOG_NOTICE, NULL, "ipcd %s starting (pid %d) with '%s'",
+			  VERSION, (int)getpid(), s.config_path);
 	raise_nofile();
 
 	/* Before ipcd opens any fd of its own, so that the passed ones are still where systemd

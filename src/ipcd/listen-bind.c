@@ -60,11 +60,14 @@ static int bind_path(int fd, const struct unix_address *a, const char *spec, mod
 	if (r == -ENOENT && !unix_address_is_abstract(a)) {
 		/* Only the last directory: deeper trees are the administrator's to make. Outside
 		 * bind_with_mode(): the directory gets 0755 under ipcd's own umask. */
-		char dir[sizeof(a->sun.sun_path)];
-		memcpy(dir, a->sun.sun_path, sizeof(dir));
-		if (mkdir(dirname(dir), 0755) < 0 && errno != EEXIST)
+		char buf[sizeof(a->sun.sun_path)];
+		const char *dir;
+		memcpy(buf, a->sun.sun_path, sizeof(buf));
+		dir = dirname(buf);
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 			return log_error_errno(negative_errno(),
-					       "Failed to create directory for '%s': %m", spec);
+					       "Failed to create directory '%s' for '%s': %m", dir,
+					       spec);
 		r = bind_with_mode(fd, a, mode);
 	}
 	if (r >= 0)

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * listeners_check(): before anything is bound, no two addresses name one socket, and no
- * directory on a path is writable by every user without being sticky.
+ * listeners_check(): before anything is bound, no two addresses name one socket, each socket's
+ * directory exists or can be made, and no directory on a path is writable by every user
+ * without being sticky.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "listen.h"
@@ -77,7 +80,8 @@ static bool listen_path_same(const struct listen_path *a, const struct listen_pa
  * only an entry's owner may rename or remove it. Group write is allowed: it is a grant to
  * named users, made on purpose (a shared runtime directory), who are then trusted as the
  * owner is; "every user" includes nobody and every sandboxed service. A missing directory
- * ends the walk: ipcd creates the last one itself, 0755, and deeper ones are a bind error.
+ * ends the walk: ipcd creates the last one itself, 0755, and directory_usable() has refused
+ * a path that needs more.
  */
 static int directory_walk(const char *spec, char *dir) {
 	size_t n = strlen(dir);
@@ -131,6 +135,54 @@ static int directory_check(const struct listen_path *p) {
 	return strcmp(real, dir) == 0 ? 0 : directory_walk(p->spec, real);
 }
 
+/*
+ * bind() needs the socket's directory; ipcd makes it if missing (listen-bind.c), but only that
+ * one level: a missing parent is the administrator's to make, and is better said now, naming
+ * it, than as ENOENT from bind().
+ */
+static int directory_usable(const struct listen_path *p) {
+	_cleanup_free_ char *parent = NULL;
+	struct stat st;
+	char *slash;
+
+	if (!p->path)
+		return 0;
+	if (p->has_dir) {
+		if (stat(p->dir, &st) == 0 && !S_ISDIR(st.st_mode))
+			return log_error_errno(-ENOTDIR,
+					       "Cannot listen on '%s': '%s' is not a directory",
+					       p->spec, p->dir);
+		return 0;
+	}
+	if (!(parent = strdup(p->dir)))
+		return log_error_errno(-ENOMEM, "Failed to check '%s': %m", p->spec);
+	slash = strrchr(parent, '/');
+	if (slash == parent)
+		slash[1] = '\0'; /* "/run": its parent is "/" */
+	else
+		*slash = '\0';
+	if (stat(parent, &st) < 0) {
+		int r = negative_errno();
+		if (r == -ENOENT)
+			return log_error_errno(
+				r,
+				"Cannot listen on '%s': directory '%s' does not exist, "
+				"and ipcd creates only the last one, '%s'",
+				p->spec, parent, p->dir);
+		return log_error_errno(r, "Cannot listen on '%s': cannot look at '%s': %m", p->spec,
+				       parent);
+	}
+	if (!S_ISDIR(st.st_mode))
+		return log_error_errno(-ENOTDIR, "Cannot listen on '%s': '%s' is not a directory",
+				       p->spec, parent);
+	if (faccessat(AT_FDCWD, parent, W_OK | X_OK, AT_EACCESS) < 0)
+		return log_error_errno(negative_errno(),
+				       "Cannot listen on '%s': cannot create directory '%s': %m",
+				       p->spec, p->dir);
+	/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): freed by _cleanup_free_ */
+	return 0;
+}
+
 int listeners_check(const struct ipcd_config *c, char *const *paths, size_t n_paths) {
 	struct listen_path p[CONF_LISTEN_MAX] = {};
 	size_t n = 0;
@@ -152,7 +204,10 @@ int listeners_check(const struct ipcd_config *c, char *const *paths, size_t n_pa
 	}
 	/* Every problem is reported, then the first decides. */
 	for (size_t j = 0; j < n; j++) {
-		int k = directory_check(&p[j]);
+		int k = directory_usable(&p[j]);
+
+		if (k >= 0)
+			k = directory_check(&p[j]);
 
 		for (size_t i = 0; k >= 0 && i < j; i++)
 			if (listen_path_same(&p[i], &p[j]))

@@ -64,18 +64,18 @@ static int check_message_size(const struct ipcd_config *c, struct conf_errors *e
 int config_load(const char *path, bool must_exist, struct conf_errors *e,
 		struct ipcd_config **ret) {
 	struct ipcd_config *c = NULL;
-	int r;
+	int r, k;
 
 	r = conf_load_warn(path, must_exist, report_error, report_warning, e, &c);
 	if (r < 0)
 		return r;
-	r = check_message_size(c, e);
-	if (r < 0) {
+	k = check_message_size(c, e);
+	if (k < 0) {
 		conf_unref(c);
-		return r;
+		return k;
 	}
 	*ret = c;
-	return 0;
+	return r;
 }
 
 struct reloader {

@@ -13,7 +13,8 @@ struct conf_errors {
 };
 
 /* The file, then what it asks of the system (that a max_message_size message can be sent
- * here). Logs every problem. -ENOMEM, or another negative errno when it is not valid. */
+ * here). Logs every problem. 1 when the file does not exist and the defaults are used (as
+ * conf_load()), -ENOMEM, or another negative errno when it is not valid. */
 int config_load(const char *path, bool must_exist, struct conf_errors *e, struct ipcd_config **ret);
 
 /*

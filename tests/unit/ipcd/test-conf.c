@@ -217,7 +217,7 @@ TEST(missing_files) {
 	struct ipcd_config *c = NULL;
 	struct messages ms = { .n = 0 };
 
-	ASSERT_EQ(conf_load("/nonexistent/ipcd.conf", false, collect, &ms, &c), 0);
+	ASSERT_EQ(conf_load("/nonexistent/ipcd.conf", false, collect, &ms, &c), 1);
 	ASSERT_TRUE(c);
 	ASSERT_EQ(c->max_connections, 1024);
 	conf_unref(c);
