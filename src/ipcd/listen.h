@@ -13,9 +13,9 @@ int listeners_open(struct server *s, char *const *paths, size_t n_paths);
 
 /*
  * What listeners_open() checks before it binds anything, for --check-config too: paths (or
- * the configured list when n_paths is 0) name no socket twice, however spelt, and no
- * directory on a path is writable by every user without being sticky. Each problem is
- * logged; negative if there was any.
+ * the configured list when n_paths is 0) name no socket twice, however spelt, each path's
+ * directory exists or can be made (only its last level is), and no directory on a path is
+ * writable by every user without being sticky. Each problem is logged; negative if any.
  */
 int listeners_check(const struct ipcd_config *c, char *const *paths, size_t n_paths);
 
