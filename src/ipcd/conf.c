@@ -46,7 +46,7 @@ const struct setting conf_settings[] = {
 	{ "exit_on_idle", KIND_SECONDS, AT(exit_on_idle_usec), 0, 0, SEC(86400), "never", false },
 	{ "preserve_connections", KIND_BOOL, AT(preserve_connections), 1, 0, 1, NULL, false },
 	{ "log.level", KIND_LEVEL, AT(log_level), LOG_INFO, LOG_ERR, LOG_DEBUG, NULL, false },
-	{ "log.connections", KIND_BOOL, AT(log_connections), 1, 0, 1, NULL, false },
+	{ "log.connections", KIND_BOOL, AT(log_connections), 0, 0, 1, NULL, false },
 	{ "log.stats_interval", KIND_SECONDS, AT(stats_interval_usec), SEC(60), 0, SEC(86400),
 	  "off", false },
 };

@@ -22,6 +22,7 @@ import pytest
 from conftest import IPC_CLIENT, SANITIZER_REPORT, socat_echo, wait_until
 
 QUIET = "log = { connections = false; };\n"
+LOUD = "log = { connections = true; };\n"  # the connect lines tell when a client runs
 ERROR_KEYS = ("refused", "closed_by_server", "connect_failed", "connect_timeout", "reset",
               "eof_early", "timed_out", "verify_failures", "lost", "short_connections")
 
@@ -337,7 +338,7 @@ def test_verify_reports_connection_and_offset_of_a_corrupted_byte(workdir):
 
 
 def test_connections_beyond_max_connections_count_as_closed_by_server(ipcd):
-    d = ipcd("limits = { max_connections = 5; };\n").start_ready()
+    d = ipcd("limits = { max_connections = 5; };\n" + LOUD).start_ready()
     d.wait_log(r"Connection 1 .*closed")  # the wake-up exchange is gone: 5 slots free
     # Bound by time, not count: the five admitted stay open until ipcd has taken all ten from
     # its backlog, however late its accepting thread runs. With -n, one of them could finish
@@ -363,7 +364,7 @@ def test_connections_beyond_max_connections_count_as_closed_by_server(ipcd):
 
 
 def test_rate_shows_a_stalled_server_in_p99(ipcd):
-    d = ipcd().start_ready()  # connection logging on: it tells when the run has begun
+    d = ipcd(LOUD).start_ready()
     # Arithmetic: -r 2000 for -t 1 schedules 2000 messages, one every 0.5 ms from t0. All
     # four connections appear in ipcd's log just before t0 (the client connects them all,
     # then starts). The stall begins a = ~0.25 s after that and lasts at least 0.5 s (SIGCONT
@@ -674,7 +675,7 @@ def test_an_empty_run_has_no_latency_figures(ipcd):
 
 
 def test_sigint_ends_the_run_with_a_clean_report(ipcd):
-    d = ipcd().start_ready()  # connection logging on: it tells when the client is running
+    d = ipcd(LOUD).start_ready()
     proc = start_client("load", "-s", d.sock, "-c", "4", "-b", "1K", "-t", "10", "--json")
     try:
         wait_until(lambda: connections_seen(d, proc.pid) == 4 or proc.poll() is not None, 10,

@@ -32,7 +32,7 @@ def test_stream_large_transfer_with_concurrent_reader(ipcd):
 
 
 def test_half_close_flushes_then_closes(ipcd):
-    d = ipcd().start_ready()
+    d = ipcd("log = { connections = true; };\n").start_ready()
     with connect(d.sock) as c:
         c.sendall(b"first part, ")
         assert recv_exact(c, 12) == b"first part, "

@@ -111,7 +111,7 @@ def write_conf(workdir, text):
 def test_restart_is_invisible_to_clients(workdir):
     m = Manager(workdir)
     log = os.path.join(workdir, "ipcd.log")
-    conf = write_conf(workdir, "workers = 2;\n")
+    conf = write_conf(workdir, "workers = 2;\nlog = { connections = true; };\n")
     try:
         first = m.start(conf, log)
         clients = [connect(m.sock_path) for _ in range(6)]

@@ -77,7 +77,7 @@ def test_writers_that_never_read_are_held_by_backpressure(ipcd):
 
 
 def test_clients_killed_mid_transfer(ipcd, workdir):
-    d = ipcd("workers = 2;\n").start_ready()
+    d = ipcd("workers = 2;\nlog = { connections = true; };\n").start_ready()
     load = start_load(d, "-c", "4", "-b", "4K", "-t", "3")
     writer = ("import os, socket, sys\n"
               "s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])\n"
@@ -99,7 +99,8 @@ def test_clients_killed_mid_transfer(ipcd, workdir):
 
 def test_reset_by_a_client_that_closes_with_echo_unread(ipcd):
     """On a unix socket, closing with unread data resets the peer: ipcd's next write fails."""
-    d = ipcd("limits = { buffer_size = 4096; max_message_size = 4096; };\n").start_ready()
+    d = ipcd("limits = { buffer_size = 4096; max_message_size = 4096; };\n"
+             "log = { connections = true; };\n").start_ready()
     c = connect(d.sock)
     c.sendall(os.urandom(1 << 20)[:200000])  # more than fits: ipcd holds echo it cannot write
     time.sleep(0.2)
@@ -114,7 +115,7 @@ def test_tcp_reset_with_so_linger_zero(ipcd):
     probe.bind(("127.0.0.1", 0))
     port = probe.getsockname()[1]
     probe.close()
-    d = ipcd(listen=f"127.0.0.1:{port}").start()
+    d = ipcd("log = { connections = true; };\n", listen=f"127.0.0.1:{port}").start()
 
     def tcp():
         return socket.create_connection(("127.0.0.1", port), timeout=5)

@@ -42,7 +42,7 @@ def test_events_carry_message_ids_and_fields(workdir):
     journal.settimeout(5)
     conf = os.path.join(workdir, "ipcd.conf")
     with open(conf, "w") as f:
-        f.write("limits = { max_connections = 1; };\n")
+        f.write("limits = { max_connections = 1; };\nlog = { connections = true; };\n")
     path = os.path.join(workdir, "j.sock")
     stderr_path = os.path.join(workdir, "stderr")
     with open(stderr_path, "wb") as err:

@@ -6,8 +6,8 @@ import re
 from conftest import connect, is_closed_by_peer
 
 
-def test_connections_are_logged_by_default(ipcd):
-    d = ipcd("").start_ready()
+def test_connections_are_logged_when_asked(ipcd):
+    d = ipcd("log = { connections = true; };\n").start_ready()
     assert d.exchange(b"hello") == b"hello"
     d.wait_log(r"Connection \d+ from pid \d+ uid 0 gid 0 on 'ipcd'")
     d.wait_log(r"Connection \d+ from pid \d+ uid 0 gid 0 closed \(eof\) after .*, 5 B echoed")

@@ -12,6 +12,7 @@ from conftest import connect, fill_until_stuck, is_closed_by_peer, recv_exact, r
 # The harness is a service manager (it sets NOTIFY_SOCKET), so SIGTERM would hand connections
 # to the fd store (tested in test_fdstore.py); these tests are about draining them.
 DRAIN = "preserve_connections = false;\n"
+LOG_CONNECTIONS = "log = { connections = true; };\n"  # the close lines are off by default
 
 STOPPED = r"Stopped after .*: (\d+) connections, .*, (\d+) cut off by shutdown"
 
@@ -38,7 +39,7 @@ def test_sigterm_drains_bytes_in_flight(ipcd):
 
 
 def test_shutdown_timeout_cuts_off_a_client_that_stays(ipcd):
-    d = ipcd(DRAIN + "shutdown_timeout = 1;\n").start_ready()
+    d = ipcd(DRAIN + "shutdown_timeout = 1;\n" + LOG_CONNECTIONS).start_ready()
     with connect(d.sock) as c:
         c.sendall(b"here to stay")
         assert recv_exact(c, 12) == b"here to stay"

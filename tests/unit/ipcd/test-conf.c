@@ -54,7 +54,7 @@ TEST(defaults) {
 	ASSERT_EQ(c->socket_mode, 0660);
 	ASSERT_EQ(c->shutdown_timeout_usec, 10 * USEC_PER_SEC);
 	ASSERT_EQ(c->log_level, LOG_INFO);
-	ASSERT_TRUE(c->log_connections);
+	ASSERT_TRUE(!c->log_connections);
 	ASSERT_EQ(c->stats_interval_usec, 60 * USEC_PER_SEC);
 	ASSERT_EQ(c->listen.n, 1);
 	ASSERT_STREQ(c->listen.items[0], RUNSTATEDIR "/ipcd/ipcd.sock");
@@ -69,7 +69,7 @@ TEST(values_and_units) {
 			    "  max_connection_time = \"2h\"; accept_rate = 100; };\n"
 			    "access = { allow_uids = ( \"root\", 1000 ); allow_gids = [ 0 ]; };\n"
 			    "listen = [ \"/tmp/a.sock\", \"@b\" ];\nsocket_mode = \"0600\";\n"
-			    "log = { level = \"debug\"; connections = false; };\n",
+			    "log = { level = \"debug\"; connections = true; };\n",
 			    &ms, &c),
 		  0);
 	ASSERT_EQ(ms.n, 0);
@@ -85,7 +85,7 @@ TEST(values_and_units) {
 	ASSERT_STREQ(c->listen.items[1], "@b");
 	ASSERT_EQ(c->socket_mode, 0600);
 	ASSERT_EQ(c->log_level, LOG_DEBUG);
-	ASSERT_TRUE(!c->log_connections);
+	ASSERT_TRUE(c->log_connections);
 	conf_unref(c);
 }
 
