@@ -6,6 +6,7 @@
  * so the counts sit behind one mutex: taken once per connect and once per close.
  * Pure: no I/O, no logging.
  */
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -201,8 +202,23 @@ uint64_t admit_release(struct admit *a, const struct peer *p) {
 	return left;
 }
 
+bool admit_peer_address(const struct peer *p, char *buf, size_t len) {
+	if ((p->family == AF_INET || p->family == AF_INET6) &&
+	    inet_ntop(p->family, &p->addr, buf, (socklen_t)len))
+		return true;
+	if (len > 0)
+		buf[0] = '\0';
+	return false;
+}
+
 void admit_peer_describe(const struct peer *p, char *buf, size_t len) {
-	if (!p->has_creds)
+	char address[ADMIT_ADDRESS_MAX];
+
+	if (!p->has_creds && admit_peer_address(p, address, sizeof(address)))
+		/* IPv6 in brackets, so that the port cannot be read as part of the address. */
+		snprintf(buf, len, p->family == AF_INET6 ? " from [%s]:%u" : " from %s:%u", address,
+			 (unsigned)p->port);
+	else if (!p->has_creds)
 		snprintf(buf, len, "%s", "");
 	else if (p->pid > 0)
 		snprintf(buf, len, " from pid %d uid %u gid %u", (int)p->pid, (unsigned)p->uid,

@@ -2,13 +2,15 @@
 #pragma once
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "conf.h"
 
-/* Who is on the other end of a connection, as the kernel says (SO_PEERCRED, SO_PEERGROUPS). */
+/* Who is on the other end of a connection, as the kernel says (SO_PEERCRED, SO_PEERGROUPS;
+ * getpeername() for TCP). */
 struct peer {
 	bool has_creds; /* false for TCP peers: they have no uid to check */
 	pid_t pid;      /* 0 when the peer is in another pid namespace */
@@ -16,7 +18,18 @@ struct peer {
 	gid_t gid;
 	const gid_t *groups; /* supplementary groups; only read during admit_check() */
 	size_t n_groups;
+	/* A TCP peer's address: AF_INET or AF_INET6 (an IPv4-mapped IPv6 address is stored as
+	 * AF_INET), or AF_UNSPEC (0) when there is none, as for unix peers. */
+	sa_family_t family;
+	union {
+		struct in_addr in;
+		struct in6_addr in6;
+	} addr;
+	uint16_t port; /* host byte order */
 };
+
+/* "127.0.0.1", "::1": room for the longest, with its NUL. */
+#define ADMIT_ADDRESS_MAX INET6_ADDRSTRLEN
 
 enum admit_result {
 	ADMIT_OK,
@@ -53,7 +66,12 @@ uint64_t admit_release(struct admit *a, const struct peer *p);
 /* access.allow_uids / allow_gids alone, for datagrams, which are not connections. */
 bool admit_peer_allowed(const struct ipcd_config *c, const struct peer *p);
 
-/* " from pid 42 uid 1000 gid 1000", or "" for a peer without credentials. */
+/* A TCP peer's address as text, without its port, into buf (ADMIT_ADDRESS_MAX); false, with
+ * buf "", for a peer without one. */
+bool admit_peer_address(const struct peer *p, char *buf, size_t len);
+
+/* " from pid 42 uid 1000 gid 1000", " from 127.0.0.1:54321", " from [::1]:54321", or "" for a
+ * peer that is neither (a datagram sender without credentials). */
 void admit_peer_describe(const struct peer *p, char *buf, size_t len);
 
 /* Connections admitted and not yet released. */

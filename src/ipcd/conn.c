@@ -73,22 +73,17 @@ struct conn *conn_free(struct conn *c) {
 static void conn_log_close(const struct conn *c, enum close_reason reason, uint64_t now) {
 	bool limit = close_reason_is_limit(reason);
 	char peer[96], dur[FORMAT_DURATION_MAX], size[FORMAT_SIZE_MAX];
-	struct log_fields f = {
-		.has_peer = c->peer.has_creds,
-		.pid = c->peer.pid,
-		.uid = c->peer.uid,
-		.gid = c->peer.gid,
-		.has_bytes = true,
-		.bytes = c->bytes_out,
-		.has_duration = true,
-		.duration_usec = now - c->start_usec,
-		.reason = close_reason_to_string(reason),
-		.ratelimit = limit,
-	};
+	struct log_fields f;
 
 	if (!limit && !c->config->log_connections)
 		return;
-	admit_peer_describe(&c->peer, peer, sizeof(peer));
+	f = log_fields_of_peer(&c->peer, peer, sizeof(peer));
+	f.has_bytes = true;
+	f.bytes = c->bytes_out;
+	f.has_duration = true;
+	f.duration_usec = now - c->start_usec;
+	f.reason = close_reason_to_string(reason);
+	f.ratelimit = limit;
 	format_timespan(dur, sizeof(dur), f.duration_usec);
 	log_event(LOG_EVENT_DISCONNECT, limit ? LOG_WARNING : LOG_INFO, &f,
 		  "Connection %llu%s closed (%s) after %s, %s echoed", (unsigned long long)c->id,

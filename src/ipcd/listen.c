@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
@@ -67,6 +68,34 @@ static uint64_t server_now(const struct server *s) {
 	return now_usec();
 }
 
+/* A TCP peer: no credentials, only where it connected from. An IPv4 client of a dual-stack
+ * IPv6 listener is shown as the IPv4 address it is, not as ::ffff:a.b.c.d. The address is only
+ * ever logged: a peer already gone (ENOTCONN) is served, and fails, without one. */
+static void peer_from_inet(int fd, struct peer *ret) {
+	struct sockaddr_storage ss = {};
+	socklen_t len = sizeof(ss);
+
+	*ret = (struct peer){ .has_creds = false };
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
+		return;
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)&ss;
+		ret->family = AF_INET;
+		ret->addr.in = sin->sin_addr;
+		ret->port = ntohs(sin->sin_port);
+	} else if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&ss;
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+			ret->family = AF_INET;
+			memcpy(&ret->addr.in, &sin6->sin6_addr.s6_addr[12], sizeof(ret->addr.in));
+		} else {
+			ret->family = AF_INET6;
+			ret->addr.in6 = sin6->sin6_addr;
+		}
+		ret->port = ntohs(sin6->sin6_port);
+	}
+}
+
 /* The kernel's word on who connected. groups is filled only when allow_gids needs it. */
 static int peer_from_socket(int fd, int family, bool want_groups, gid_t *groups, size_t groups_max,
 			    struct peer *ret) {
@@ -74,7 +103,7 @@ static int peer_from_socket(int fd, int family, bool want_groups, gid_t *groups,
 	socklen_t len = sizeof(u);
 
 	if (family != AF_UNIX) {
-		*ret = (struct peer){ .has_creds = false };
+		peer_from_inet(fd, ret);
 		return 0;
 	}
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &u, &len) < 0)

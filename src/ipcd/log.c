@@ -82,10 +82,15 @@ int log_get_max_level(void) {
 }
 
 struct log_fields log_fields_of_peer(const struct peer *p, char *desc, size_t len) {
+	struct log_fields f = { .has_peer = p->has_creds,
+				.pid = p->pid,
+				.uid = p->uid,
+				.gid = p->gid,
+				.port = p->port };
+
 	admit_peer_describe(p, desc, len);
-	return (struct log_fields){
-		.has_peer = p->has_creds, .pid = p->pid, .uid = p->uid, .gid = p->gid
-	};
+	f.has_address = admit_peer_address(p, f.address, sizeof(f.address));
+	return f;
 }
 
 const char *log_event_to_string(enum log_event e) {
@@ -218,6 +223,10 @@ static void emit(int level, int error, enum log_event e, const struct log_fields
 			field_add(&f, "IPCD_PEER_PID=%d", (int)lf->pid);
 		field_add(&f, "IPCD_PEER_UID=%u", (unsigned)lf->uid);
 		field_add(&f, "IPCD_PEER_GID=%u", (unsigned)lf->gid);
+	}
+	if (lf && lf->has_address) {
+		field_add(&f, "IPCD_PEER_ADDRESS=%s", lf->address);
+		field_add(&f, "IPCD_PEER_PORT=%u", (unsigned)lf->port);
 	}
 	if (lf && lf->has_bytes)
 		field_add(&f, "IPCD_BYTES=%" PRIu64, lf->bytes);

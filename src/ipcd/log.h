@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,6 +34,9 @@ struct log_fields {
 	pid_t pid; /* 0 when the kernel could not tell (another pid namespace) */
 	uid_t uid;
 	gid_t gid;
+	bool has_address; /* a TCP peer: IPCD_PEER_ADDRESS, IPCD_PEER_PORT */
+	char address[INET6_ADDRSTRLEN];
+	uint16_t port;
 	bool has_bytes;
 	uint64_t bytes;
 	bool has_duration;
@@ -43,8 +47,9 @@ struct log_fields {
 
 struct peer;
 
-/* A peer's journal fields (PID, UID, GID, when the kernel gave them), and in DESC the words
- * for its message: " from pid … uid … gid …", or "" for a TCP peer. */
+/* A peer's journal fields (PID, UID, GID, when the kernel gave them; a TCP peer's address and
+ * port), and in DESC the words for its message: " from pid … uid … gid …" or
+ * " from 127.0.0.1:54321". */
 struct log_fields log_fields_of_peer(const struct peer *p, char *desc, size_t len);
 
 void log_open(void);

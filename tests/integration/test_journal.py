@@ -32,34 +32,27 @@ def parse_native(datagram):
     return fields
 
 
-def test_events_carry_message_ids_and_fields(workdir):
+def run_with_journal(workdir, command, exercise):
+    """Runs command(journal_stream) (ipcd, or what execs it) with its stderr the journal stream
+    and the journal's socket ours, calls exercise(), stops it with SIGTERM (exit 0 wanted).
+    Returns the entries the journal got and what reached stderr instead."""
     if os.geteuid() != 0 or not shutil.which("unshare"):
         pytest.skip("needs root and unshare for a private mount namespace")
     fake_run = os.path.join(workdir, "run-systemd")
     os.makedirs(os.path.join(fake_run, "journal"))
     journal = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     journal.bind(os.path.join(fake_run, "journal", "socket"))
-    journal.settimeout(5)
-    conf = os.path.join(workdir, "ipcd.conf")
-    with open(conf, "w") as f:
-        f.write("limits = { max_connections = 1; };\nlog = { connections = true; };\n")
-    path = os.path.join(workdir, "j.sock")
     stderr_path = os.path.join(workdir, "stderr")
     with open(stderr_path, "wb") as err:
         st = os.fstat(err.fileno())
-        env = dict(os.environ, JOURNAL_STREAM=f"{st.st_dev}:{st.st_ino}")
+        stream = f"{st.st_dev}:{st.st_ino}"
         proc = subprocess.Popen(
             ["unshare", "-m", "--propagation", "private", "sh", "-c",
-             'mount --bind "$0" /run/systemd && exec "$@"', fake_run,
-             IPCD, "-c", conf, "--listen", path],
-            stdout=err, stderr=err, env=env, stdin=subprocess.DEVNULL)
+             'mount --bind "$0" /run/systemd && exec "$@"', fake_run] + command(stream),
+            stdout=err, stderr=err, env=dict(os.environ, JOURNAL_STREAM=stream),
+            stdin=subprocess.DEVNULL)
     try:
-        wait_until(lambda: os.path.exists(path) or proc.poll() is not None, 5, "socket")
-        with connect(path) as c:
-            c.sendall(b"hi")
-            assert recv_exact(c, 2) == b"hi"
-            with connect(path) as refused:
-                assert refused.recv(10) == b""
+        exercise(proc)
         proc.terminate()
         assert proc.wait(20) == 0
     finally:
@@ -73,6 +66,27 @@ def test_events_carry_message_ids_and_fields(workdir):
             entries.append(parse_native(journal.recv(1 << 16)))
         except BlockingIOError:
             break
+    journal.close()
+    with open(stderr_path) as f:
+        return entries, f.read()
+
+
+def test_events_carry_message_ids_and_fields(workdir):
+    conf = os.path.join(workdir, "ipcd.conf")
+    with open(conf, "w") as f:
+        f.write("limits = { max_connections = 1; };\nlog = { connections = true; };\n")
+    path = os.path.join(workdir, "j.sock")
+
+    def exercise(proc):
+        wait_until(lambda: os.path.exists(path) or proc.poll() is not None, 5, "socket")
+        with connect(path) as c:
+            c.sendall(b"hi")
+            assert recv_exact(c, 2) == b"hi"
+            with connect(path) as refused:
+                assert refused.recv(10) == b""
+
+    entries, stderr = run_with_journal(
+        workdir, lambda stream: [IPCD, "-c", conf, "--listen", path], exercise)
     by_event = {}
     for e in entries:
         by_event.setdefault(e.get("IPCD_EVENT"), []).append(e)
@@ -89,5 +103,4 @@ def test_events_carry_message_ids_and_fields(workdir):
     assert gone["IPCD_BYTES"] == "2" and int(gone["IPCD_DURATION_USEC"]) >= 0
     assert "IPCD_BYTES" in by_event["stop"][0]
     # Nothing went to stderr: the journal took it all.
-    with open(stderr_path) as f:
-        assert f.read() == ""
+    assert stderr == ""

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
 #include <errno.h>
 
 #include "admit.h"
@@ -147,4 +148,31 @@ TEST(result_names) {
 	ASSERT_STREQ(admit_result_to_string(ADMIT_MAX_CONNECTIONS), "max-connections");
 	ASSERT_STREQ(admit_result_to_string(ADMIT_DENIED), "denied");
 	ASSERT_TRUE(admit_result_to_string(_ADMIT_MAX) == NULL);
+}
+
+TEST(peer_describe) {
+	struct peer unix_peer = peer_uid(1000), far = peer_uid(1000), none = { .has_creds = false };
+	struct peer v4 = { .family = AF_INET, .port = 54321 },
+		    v6 = { .family = AF_INET6, .port = 1 };
+	char buf[96], address[ADMIT_ADDRESS_MAX];
+
+	far.pid = 0; /* another pid namespace */
+	ASSERT_EQ(inet_pton(AF_INET, "127.0.0.1", &v4.addr.in), 1);
+	ASSERT_EQ(inet_pton(AF_INET6, "::1", &v6.addr.in6), 1);
+
+	admit_peer_describe(&unix_peer, buf, sizeof(buf));
+	ASSERT_STREQ(buf, " from pid 100 uid 1000 gid 1000");
+	admit_peer_describe(&far, buf, sizeof(buf));
+	ASSERT_STREQ(buf, " from uid 1000 gid 1000");
+	admit_peer_describe(&v4, buf, sizeof(buf));
+	ASSERT_STREQ(buf, " from 127.0.0.1:54321");
+	admit_peer_describe(&v6, buf, sizeof(buf));
+	ASSERT_STREQ(buf, " from [::1]:1");
+	admit_peer_describe(&none, buf, sizeof(buf));
+	ASSERT_STREQ(buf, "");
+
+	ASSERT_TRUE(admit_peer_address(&v6, address, sizeof(address)));
+	ASSERT_STREQ(address, "::1");
+	ASSERT_TRUE(!admit_peer_address(&unix_peer, address, sizeof(address)));
+	ASSERT_STREQ(address, "");
 }
