@@ -26,8 +26,8 @@ import time
 import pytest
 
 from nspawn_harness import (BUILD_DIR, Container, MSG_ID, SRCDIR, assert_echo, booted, check_load,
-                            cursor, diagnose, ensure_serving, events, hold, is_active, main_pid,
-                            on_sigterm, recv_exact, reload_applied, replace_file,
+                            cursor, diagnose, ensure_serving, events, hold, is_active, journal,
+                            main_pid, on_sigterm, recv_exact, reload_applied, replace_file,
                             require_container, run, set_setting, show, text_of, wait_journal,
                             wait_state)
 
@@ -350,7 +350,17 @@ def test_socket_activation(box):
 
 def test_packaged_client_load(box):
     installed(box)
-    ensure_serving(box)
+    pid = ensure_serving(box)
+    # The packaged default writes no line per connection.
+    after = cursor(box)
+    r = box.ct("/usr/bin/ipc-client", "load", "-s", SOCK, "-c", "8", "-b", "4K", "-t", "1",
+               "--json", "--progress", "never", timeout=60)
+    check_load(r.returncode, r.stdout, r.stderr, 8)
+    entries = journal(box, after=after)
+    assert not events(entries, "connect") and not events(entries, "disconnect"), entries
+    # An administrator turns them on, and each connection is logged.
+    box.write_conf(set_setting(box.read_conf(), "connections", "true"))
+    reload_applied(box, pid, r"^log\.connections: false -> true$")
     after = cursor(box)
     r = box.ct("/usr/bin/ipc-client", "load", "-s", SOCK, "-c", "8", "-b", "4K", "-t", "2",
                "--json", "--progress", "never", timeout=60)

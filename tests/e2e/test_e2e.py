@@ -66,8 +66,9 @@ class StagedContainer(Container):
         # The configuration, in a directory of its own bound read-write: tests edit it here.
         os.mkdir(self.confdir)
         os.chmod(self.confdir, 0o755)
+        # The shipped file, with per-connection lines on: the journal tests look at them.
         with open(os.path.join(self.stage, "etc", "ipcd", "ipcd.conf")) as f:
-            self.base_conf = f.read()
+            self.base_conf = set_setting(f.read(), "connections", "true")
         self.write_conf(self.base_conf)
 
         self.start(self.root, ["--bind-ro=/usr", f"--bind-ro={self.stage}/usr/local:/usr/local",
