@@ -230,3 +230,25 @@ void admit_peer_describe(const struct peer *p, char *buf, size_t len) {
 uint64_t admit_active(struct admit *a) {
 	return atomic_load(&a->active);
 }
+
+size_t admit_top_uids(struct admit *a, struct admit_uid_open *ret, size_t n) {
+	size_t found = 0;
+
+	pthread_mutex_lock(&a->lock);
+	for (size_t i = 0; i < a->uids_cap && n > 0; i++) {
+		const struct uid_count *e = &a->uids[i];
+		size_t at;
+
+		if (e->count == 0 || (found == n && e->count <= ret[n - 1].open))
+			continue;
+		/* Insertion into the sorted top n: n is small, the table at most a few thousand. */
+		at = found < n ? found++ : n - 1;
+		while (at > 0 && ret[at - 1].open < e->count) {
+			ret[at] = ret[at - 1];
+			at--;
+		}
+		ret[at] = (struct admit_uid_open){ .uid = e->uid, .open = e->count };
+	}
+	pthread_mutex_unlock(&a->lock);
+	return found;
+}

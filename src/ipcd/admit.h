@@ -76,3 +76,10 @@ void admit_peer_describe(const struct peer *p, char *buf, size_t len);
 
 /* Connections admitted and not yet released. */
 uint64_t admit_active(struct admit *a);
+
+struct admit_uid_open {
+	uint32_t uid;
+	uint32_t open;
+};
+/* The (at most n) users with the most open connections, most first; returns how many. */
+size_t admit_top_uids(struct admit *a, struct admit_uid_open *ret, size_t n);

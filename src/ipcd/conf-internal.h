@@ -37,7 +37,7 @@ struct setting {
 
 /* A number, not the table's size, so that the loader can size an array by it: conf.c checks
  * that the two agree. */
-#define CONF_N_SETTINGS 19
+#define CONF_N_SETTINGS 20
 
 extern const struct setting conf_settings[];
 extern const char *const conf_level_names[LOG_DEBUG + 1];

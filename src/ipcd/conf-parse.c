@@ -145,13 +145,13 @@ static int parse_ids(const struct setting *st, const config_setting_t *s, struct
 	return 0;
 }
 
-static int parse_sockets(const config_setting_t *s, struct str_list *out, char *reason,
-			 size_t len) {
+static int parse_sockets(const struct setting *st, const config_setting_t *s, struct str_list *out,
+			 char *reason, size_t len) {
 	int n = config_setting_is_array(s) || config_setting_is_list(s) ? config_setting_length(s)
 									: -1;
 	struct str_list l = { NULL, 0 };
 
-	if (n < 1 || n > CONF_LISTEN_MAX) {
+	if (n < 0 || (uint64_t)n < st->min || (uint64_t)n > st->max) {
 		snprintf(reason, len,
 			 n < 0    ? "must be a list of strings"
 			 : n == 0 ? "must not be empty"
@@ -249,7 +249,7 @@ int conf_parse_setting(const struct setting *st, const config_setting_t *s, stru
 			return 0;
 		}
 		case KIND_SOCKETS:
-			return parse_sockets(s, p, reason, len);
+			return parse_sockets(st, s, p, reason, len);
 		case KIND_UIDS:
 		case KIND_GIDS:
 			return parse_ids(st, s, p, reason, len);

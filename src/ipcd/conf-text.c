@@ -134,8 +134,9 @@ void conf_allowed_text(const struct setting *st, char *buf, size_t len) {
 			return;
 		case KIND_SOCKETS:
 			snprintf(buf, len,
-				 "a list of 1 to %d socket paths or \"@name\" abstract sockets",
-				 CONF_LISTEN_MAX);
+				 "a list of %d to %d socket paths or \"@name\" abstract sockets%s",
+				 (int)st->min, (int)st->max,
+				 st->min == 0 ? ", empty for none" : "");
 			return;
 		case KIND_UIDS:
 			snprintf(buf, len,

@@ -39,6 +39,7 @@ const struct setting conf_settings[] = {
 	{ "access.allow_uids", KIND_UIDS, AT(allow_uids), 0, 0, 0, NULL, false },
 	{ "access.allow_gids", KIND_GIDS, AT(allow_gids), 0, 0, 0, NULL, false },
 	{ "listen", KIND_SOCKETS, AT(listen), 0, 1, CONF_LISTEN_MAX, NULL, true },
+	{ "metrics", KIND_SOCKETS, AT(metrics), 0, 0, CONF_LISTEN_MAX, NULL, true },
 	{ "socket_mode", KIND_MODE, AT(socket_mode), 0660, 0, 0777, NULL, true },
 	{ "workers", KIND_COUNT, AT(workers), 0, 0, 1024, "one per CPU", true },
 	{ "shutdown_timeout", KIND_SECONDS, AT(shutdown_timeout_usec), SEC(10), 0, SEC(3600), NULL,
@@ -83,6 +84,7 @@ static void conf_free(struct ipcd_config *c) {
 	free(c->allow_uids.ids);
 	free(c->allow_gids.ids);
 	conf_str_list_clear(&c->listen);
+	conf_str_list_clear(&c->metrics);
 	free(c);
 }
 

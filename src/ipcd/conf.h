@@ -38,6 +38,7 @@ struct ipcd_config {
 	struct id_list allow_uids;
 	struct id_list allow_gids;
 	struct str_list listen;
+	struct str_list metrics; /* where ipcd binds its metrics endpoint itself; may be empty */
 	uint64_t socket_mode;
 	uint64_t workers;
 	uint64_t shutdown_timeout_usec;

@@ -102,6 +102,8 @@ static void dgram_answer(struct conn *c, struct mmsghdr *answers, struct dgram_p
 
 		for (int i = 0; i < sent; i++)
 			stats_add(&st->bytes, answers[i].msg_hdr.msg_iov->iov_len);
+		if (sent > 0)
+			stats_add(&st->messages, (uint64_t)sent);
 		if (sent < 0) {
 			if (errno == EINTR)
 				continue;

@@ -31,6 +31,8 @@ static void conn_count_out(struct conn *c, size_t n, uint64_t now) {
 	c->bytes_out += n;
 	c->last_usec = now;
 	stats_add(&c->worker->stats.bytes, n);
+	if (c->kind == CONN_SEQPACKET) /* a seqpacket send takes one whole message or nothing */
+		stats_add(&c->worker->stats.messages, 1);
 }
 
 static bool conn_byte_limit_reached(const struct conn *c) {

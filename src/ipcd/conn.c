@@ -54,9 +54,17 @@ int conn_new(int fd, enum conn_kind kind, const struct peer *peer, bool admitted
 	return 0;
 }
 
+void conn_count_open(struct conn *c, atomic_uint_fast64_t *gauge) {
+	c->open_gauge = gauge;
+	atomic_fetch_add_explicit(gauge, 1, memory_order_relaxed);
+}
+
 struct conn *conn_free(struct conn *c) {
 	if (!c)
 		return NULL;
+	/* Once per connection, on whichever thread ends it: a locked add is cheap here. */
+	if (c->open_gauge)
+		atomic_fetch_sub_explicit(c->open_gauge, 1, memory_order_relaxed);
 	if (c->events && c->worker) /* registered only once attached to a worker */
 		poller_remove(c->worker->poller, c->fd);
 	safe_close(c->fd);

@@ -41,12 +41,16 @@ struct conn {
 	uint64_t bytes_in, bytes_out;
 	char *pending; /* stream: bytes [pending_start, pending_end); seqpacket: one message */
 	uint32_t pending_start, pending_end;
-	struct dgram_share *share; /* datagram: each peer's part of the send buffer */
+	struct dgram_share *share;        /* datagram: each peer's part of the send buffer */
+	atomic_uint_fast64_t *open_gauge; /* its socket's open connections (metrics), or NULL */
 };
 
 /* Takes ownership of fd and a reference to config. The peer's groups are not kept. */
 int conn_new(int fd, enum conn_kind kind, const struct peer *peer, bool admitted,
 	     struct ipcd_config *config, uint64_t id, uint64_t now_usec, struct conn **ret);
+
+/* Counts c in gauge (its socket's open connections) until it is freed. */
+void conn_count_open(struct conn *c, atomic_uint_fast64_t *gauge);
 
 /* Frees a connection that never reached a worker: closes its fd, releases nothing else. */
 struct conn *conn_free(struct conn *c);

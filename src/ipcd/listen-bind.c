@@ -99,7 +99,7 @@ static int bind_path(int fd, const struct unix_address *a, const char *spec, mod
 	return 0;
 }
 
-int listener_bind(struct server *s, const char *spec) {
+int listener_bind(struct server *s, const char *spec, enum listener_role role) {
 	_cleanup_close_ int fd = -EBADF;
 	struct unix_address a;
 	int r;
@@ -121,11 +121,11 @@ int listener_bind(struct server *s, const char *spec) {
 			(void)unlink(a.sun.sun_path);
 		return r;
 	}
-	r = listeners_add(s, fd, AF_UNIX, SOCK_STREAM, spec,
+	r = listeners_add(s, fd, AF_UNIX, SOCK_STREAM, role, spec,
 			  unix_address_is_abstract(&a) ? NULL : a.sun.sun_path);
 	if (r < 0)
 		return log_error_errno(r, "Failed to add listener: %m");
 	TAKE_FD(fd);
-	log_info("Listening on '%s'", spec);
+	log_info("Listening on '%s'%s", spec, role == LISTENER_METRICS ? " for metrics" : "");
 	return 0;
 }

@@ -8,13 +8,21 @@
 #include "listen.h"
 #include "server.h"
 
+enum listener_role {
+	LISTENER_ECHO,
+	LISTENER_METRICS, /* named "metrics": GET /metrics, see metrics.h */
+};
+
 struct listener {
 	struct server *server;
 	sd_event_source *source;
 	int fd;
 	int family, type;
-	char *name;        /* systemd's FileDescriptorName=, or the address we bound */
-	char *unlink_path; /* a socket file we created, removed on exit */
+	enum listener_role role;
+	size_t index;        /* in server.listeners, and so in server.socket_open */
+	uint64_t n_accepted; /* connections admitted; on the main thread only */
+	char *name;          /* systemd's FileDescriptorName=, or the address we bound */
+	char *unlink_path;   /* a socket file we created, removed on exit */
 	/* Told after each batch of accepts; set by listeners_start(). */
 	listeners_accepted_fn accepted;
 	void *userdata;
@@ -24,8 +32,8 @@ struct listener {
 
 /* fd is the new listener's on success, still the caller's on failure. unlink_path, when given,
  * is removed when the listener is freed. -ENOMEM, not logged. */
-int listeners_add(struct server *s, int fd, int family, int type, const char *name,
-		  const char *unlink_path);
+int listeners_add(struct server *s, int fd, int family, int type, enum listener_role role,
+		  const char *name, const char *unlink_path);
 
 /* listen-passed.c */
 
@@ -35,4 +43,4 @@ int listener_adopt(struct server *s, int fd, const char *name);
 /* listen-bind.c */
 
 /* Binds spec (a path or @name) and listens on it. Logs. */
-int listener_bind(struct server *s, const char *spec);
+int listener_bind(struct server *s, const char *spec, enum listener_role role);

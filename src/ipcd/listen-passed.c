@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
@@ -14,6 +15,7 @@
 #include "listen-internal.h"
 #include "log.h"
 #include "macro.h"
+#include "metrics.h"
 
 static const char *fd_kind(int fd) {
 	struct stat st;
@@ -61,6 +63,8 @@ static int connection_keep(struct server *s, int fd) {
 /* One fd from systemd: a stored connection, or a socket ipcd can serve, listening unless it is
  * datagram. */
 int listener_adopt(struct server *s, int fd, const char *name) {
+	enum listener_role role =
+		strcmp(name, METRICS_FD_NAME) == 0 ? LISTENER_METRICS : LISTENER_ECHO;
 	int family, type, r;
 	socklen_t len = sizeof(int);
 
@@ -91,10 +95,16 @@ int listener_adopt(struct server *s, int fd, const char *name) {
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
 		return log_error_errno(negative_errno(), "Failed to make fd %d non-blocking: %m",
 				       fd);
-	r = listeners_add(s, fd, family, type, name, NULL);
+	if (role == LISTENER_METRICS && type != SOCK_STREAM)
+		return log_error_errno(
+			-EPROTOTYPE,
+			"Passed fd %d ('%s') is a %s socket; metrics are served over "
+			"stream sockets only (ListenStream=)",
+			fd, name, socket_type_name(type));
+	r = listeners_add(s, fd, family, type, role, name, NULL);
 	if (r < 0)
 		return log_error_errno(r, "Failed to add listener: %m");
-	log_info("Listening on passed fd %d ('%s', %s %s)", fd, name, family_name(family),
-		 socket_type_name(type));
+	log_info("Listening on passed fd %d ('%s', %s %s)%s", fd, name, family_name(family),
+		 socket_type_name(type), role == LISTENER_METRICS ? " for metrics" : "");
 	return 0;
 }

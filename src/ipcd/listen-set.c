@@ -40,8 +40,8 @@ void listeners_free(struct server *s) {
 	s->n_adopted = 0;
 }
 
-int listeners_add(struct server *s, int fd, int family, int type, const char *name,
-		  const char *unlink_path) {
+int listeners_add(struct server *s, int fd, int family, int type, enum listener_role role,
+		  const char *name, const char *unlink_path) {
 	struct listener **a, *l;
 
 	/* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers */
@@ -52,7 +52,12 @@ int listeners_add(struct server *s, int fd, int family, int type, const char *na
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
-	*l = (struct listener){ .server = s, .fd = fd, .family = family, .type = type };
+	*l = (struct listener){ .server = s,
+				.fd = fd,
+				.family = family,
+				.type = type,
+				.role = role,
+				.index = s->n_listeners };
 	if (!(l->name = strdup(name)) || (unlink_path && !(l->unlink_path = strdup(unlink_path)))) {
 		l->fd = -EBADF; /* still the caller's on failure */
 		listener_free(l);

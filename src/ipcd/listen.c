@@ -20,6 +20,8 @@
 #include "listen.h"
 #include "log.h"
 #include "macro.h"
+#include "metrics-text.h"
+#include "metrics.h"
 
 #define ACCEPT_BATCH 64                         /* per wake-up: a flood cannot starve the loop */
 #define ACCEPT_PAUSE_USEC (100 * USEC_PER_MSEC) /* after EMFILE: long enough to not spin */
@@ -54,11 +56,15 @@ int listeners_open(struct server *s, char *const *paths, size_t n_paths) {
 		n_paths = s->config->listen.n;
 	}
 	for (size_t i = 0; i < n_paths; i++) {
-		r = listener_bind(s, paths[i]);
+		r = listener_bind(s, paths[i], LISTENER_ECHO);
 		if (r < 0)
 			return r;
 	}
-	return 0;
+	if (s->config->metrics.n > 0)
+		r = listeners_check(s->config, s->config->metrics.items, s->config->metrics.n);
+	for (size_t i = 0; r >= 0 && i < s->config->metrics.n; i++)
+		r = listener_bind(s, s->config->metrics.items[i], LISTENER_METRICS);
+	return r;
 }
 
 static uint64_t server_now(const struct server *s) {
@@ -151,8 +157,7 @@ static int on_resume(sd_event_source *t _unused_, uint64_t now _unused_, void *u
 	return 0;
 }
 
-/* Out of fds or memory: accepting again at once would spin on the same error. */
-static void accept_pause(struct server *s, int error) {
+void listeners_pause_accepting(struct server *s, int error) {
 	int r;
 
 	s->stats.accept_errors++;
@@ -215,6 +220,8 @@ static void listener_accept_one(struct listener *l, int fd) {
 		return;
 	}
 	s->stats.accepted++;
+	l->n_accepted++;
+	conn_count_open(c, &s->socket_open[l->index]);
 	if (cfg->log_connections)
 		log_connect(l, &p, id);
 	worker_pool_submit(&s->workers, c);
@@ -231,7 +238,7 @@ static int on_accept(sd_event_source *src _unused_, int lfd, uint32_t revents _u
 				break;
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 			    errno == ENOMEM) {
-				accept_pause(l->server, negative_errno());
+				listeners_pause_accepting(l->server, negative_errno());
 				break;
 			}
 			/* accept(2): these belong to the one connection that failed; go on. */
@@ -247,6 +254,46 @@ static int on_accept(sd_event_source *src _unused_, int lfd, uint32_t revents _u
 	}
 	l->accepted(l->userdata);
 	return 0;
+}
+
+/* Whether a connection's own address is a listener's: the same unix path or abstract name,
+ * or the same TCP port (a listener bound to any address serves several). */
+static bool address_is_listeners(const struct sockaddr_storage *conn, socklen_t n_conn,
+				 const struct sockaddr_storage *l, socklen_t n_l) {
+	if (conn->ss_family != l->ss_family)
+		return false;
+	switch (conn->ss_family) {
+		case AF_UNIX:
+			return n_conn == n_l && memcmp(conn, l, n_conn) == 0;
+		case AF_INET:
+			return ((const struct sockaddr_in *)conn)->sin_port ==
+			       ((const struct sockaddr_in *)l)->sin_port;
+		case AF_INET6:
+			return ((const struct sockaddr_in6 *)conn)->sin6_port ==
+			       ((const struct sockaddr_in6 *)l)->sin6_port;
+		default:
+			return false;
+	}
+}
+
+/* The open-connection gauge of the listener a stored connection came in on, found by its
+ * address; the one for restored connections when that listener is not among ours. */
+static atomic_uint_fast64_t *adopted_open_gauge(struct server *s, int fd, int type) {
+	struct sockaddr_storage a = { 0 }, b = { 0 };
+	socklen_t n = sizeof(a), m;
+
+	if (getsockname(fd, (struct sockaddr *)&a, &n) < 0)
+		return &s->socket_open[s->n_listeners];
+	for (size_t i = 0; i < s->n_listeners; i++) {
+		const struct listener *l = s->listeners[i];
+
+		m = sizeof(b);
+		if (l->role == LISTENER_ECHO && l->type == type &&
+		    getsockname(l->fd, (struct sockaddr *)&b, &m) == 0 &&
+		    address_is_listeners(&a, n, &b, m))
+			return &s->socket_open[i];
+	}
+	return &s->socket_open[s->n_listeners];
 }
 
 /* Stored connections come back as they left: counted, but past every limit, since a restart
@@ -281,6 +328,7 @@ static void connections_adopt(struct server *s) {
 			continue;
 		}
 		s->stats.accepted++;
+		conn_count_open(c, adopted_open_gauge(s, fd, type));
 		worker_pool_submit(&s->workers, c);
 		n++;
 	}
@@ -291,6 +339,11 @@ static void connections_adopt(struct server *s) {
 }
 
 int listeners_start(struct server *s, listeners_accepted_fn accepted, void *userdata) {
+	/* One open-connection gauge per listener, and one for restored connections whose listener
+	 * is gone. Workers decrement them: they live as long as the workers (server_done()). */
+	s->socket_open = calloc(s->n_listeners + 1, sizeof(*s->socket_open));
+	if (!s->socket_open)
+		return log_error_errno(-ENOMEM, "Failed to allocate connection counts: %m");
 	connections_adopt(s);
 	for (size_t i = 0; i < s->n_listeners; i++) {
 		struct listener *l = s->listeners[i];
@@ -325,7 +378,10 @@ int listeners_start(struct server *s, listeners_accepted_fn accepted, void *user
 			worker_pool_submit(&s->workers, c);
 			continue;
 		}
-		r = sd_event_add_io(s->event, &l->source, l->fd, EPOLLIN, on_accept, l);
+		r = l->role == LISTENER_METRICS
+			    ? sd_event_add_io(s->event, &l->source, l->fd, EPOLLIN,
+					      metrics_on_accept, s->metrics)
+			    : sd_event_add_io(s->event, &l->source, l->fd, EPOLLIN, on_accept, l);
 		if (r < 0)
 			return log_error_errno(r, "Failed to watch listener '%s': %m", l->name);
 		/* A failing listener means the daemon can no longer do its job. */
@@ -341,4 +397,31 @@ void listeners_set_enabled(struct server *s, bool enabled) {
 						enabled ? SD_EVENT_ON : SD_EVENT_OFF) < 0)
 			log_warning("Failed to %s listener '%s', ignoring",
 				    enabled ? "resume" : "pause", s->listeners[i]->name);
+}
+
+static const char *socket_type_text(int type) {
+	return type == SOCK_STREAM ? "stream" : type == SOCK_SEQPACKET ? "seqpacket" : "datagram";
+}
+
+size_t listeners_snapshot(struct server *s, struct metrics_socket *ret, size_t n) {
+	size_t k = 0;
+	uint64_t restored;
+
+	for (size_t i = 0; i < s->n_listeners && k < n; i++) {
+		const struct listener *l = s->listeners[i];
+
+		if (l->role != LISTENER_ECHO || l->type == SOCK_DGRAM)
+			continue;
+		ret[k++] = (struct metrics_socket){
+			.name = l->name,
+			.type = socket_type_text(l->type),
+			.open = s->socket_open ? atomic_load(&s->socket_open[i]) : 0,
+			.accepted = l->n_accepted,
+		};
+	}
+	restored = s->socket_open ? atomic_load(&s->socket_open[s->n_listeners]) : 0;
+	if (restored > 0 && k < n)
+		ret[k++] =
+			(struct metrics_socket){ .name = "", .type = "stream", .open = restored };
+	return k;
 }

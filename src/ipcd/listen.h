@@ -30,5 +30,13 @@ int listeners_start(struct server *s, listeners_accepted_fn accepted, void *user
 /* Stops or resumes accepting; sockets stay open, so clients wait in the backlog. */
 void listeners_set_enabled(struct server *s, bool enabled);
 
+/* Out of fds or memory: accepting again at once would spin on the same error, so every
+ * listener pauses for a moment. Counted and logged here. */
+void listeners_pause_accepting(struct server *s, int error);
+
+/* Each echo socket's open and accepted connections, for the metrics; returns how many. */
+struct metrics_socket;
+size_t listeners_snapshot(struct server *s, struct metrics_socket *ret, size_t n);
+
 /* Closes every listener and removes the socket files ipcd bound itself. */
 void listeners_free(struct server *s);

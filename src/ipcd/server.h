@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <systemd/sd-event.h>
@@ -11,6 +12,7 @@
 #include "worker.h"
 
 struct listener;
+struct metrics;
 struct reloader;
 
 /* What the main thread owns: listeners, admission, workers, the systemd protocol. */
@@ -24,6 +26,10 @@ struct server {
 	struct worker_pool workers;
 	struct listener **listeners;
 	size_t n_listeners;
+	/* Open connections per listener (same index), and [n_listeners] for restored ones whose
+	 * listener is gone. Workers decrement them, so they are freed with admit. */
+	atomic_uint_fast64_t *socket_open;
+	struct metrics *metrics;
 	int *adopted; /* connections from the fd store, until workers take them */
 	size_t n_adopted;
 	bool accept_paused; /* after EMFILE and friends, until resume_timer fires */
@@ -37,4 +43,8 @@ struct server {
 	bool stopping;
 	char status[512];      /* last STATUS= sent, to send only changes */
 	char last_reload[256]; /* "applied (…)" or "refused: FILE:LINE: …"; empty before one */
+	uint64_t config_generation; /* 1 at start, one more per applied reload */
+	uint64_t reloads_applied, reloads_refused;
+	uint64_t last_reload_realtime_usec; /* 0 before the first */
+	bool last_reload_applied;
 };

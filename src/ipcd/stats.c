@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Counters: names for close reasons, sums over workers, and the STATUS= text. */
+/*
+ * Counters: names for close reasons, sums over workers, and the STATUS= text.
+ * Pure: no I/O, no logging.
+ */
 #include <stdio.h>
 
 #include "macro.h"
@@ -38,11 +41,13 @@ void stats_sum(const struct server_stats *s, const struct worker_stats *const *w
 	for (size_t i = 0; i < n_workers; i++) {
 		const struct worker_stats *w = workers[i];
 		t.bytes += stats_get(&w->bytes);
+		t.messages += stats_get(&w->messages);
 		t.datagrams += stats_get(&w->datagrams);
 		t.dgram_unanswerable += stats_get(&w->dgram_unanswerable);
 		t.dgram_dropped += stats_get(&w->dgram_dropped);
 		t.dgram_oversize += stats_get(&w->dgram_oversize);
 		t.dgram_unread += stats_get(&w->dgram_unread);
+		t.dgram_denied += stats_get(&w->dgram_denied);
 		t.denied += stats_get(&w->dgram_denied);
 		for (size_t r = 0; r < _CLOSE_MAX; r++) {
 			t.closed_by[r] += stats_get(&w->closed[r]);

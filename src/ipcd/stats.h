@@ -31,6 +31,7 @@ bool close_reason_is_limit(enum close_reason r);
  */
 struct worker_stats {
 	atomic_uint_fast64_t bytes;    /* echoed */
+	atomic_uint_fast64_t messages; /* echoed whole: seqpacket messages and datagrams */
 	atomic_uint_fast64_t finished; /* connections closed, whatever the reason */
 	atomic_uint_fast64_t closed[_CLOSE_MAX];
 	atomic_uint_fast64_t datagrams;
@@ -60,8 +61,9 @@ struct server_stats {
 };
 
 struct stats_totals {
-	uint64_t active, accepted, bytes, refused, denied, closed;
+	uint64_t active, accepted, bytes, messages, refused, denied, closed;
 	uint64_t datagrams, dgram_unanswerable, dgram_dropped, dgram_oversize, dgram_unread;
+	uint64_t dgram_denied; /* also counted in denied */
 	uint64_t closed_by[_CLOSE_MAX];
 };
 

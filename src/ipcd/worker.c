@@ -386,6 +386,15 @@ uint64_t worker_pool_last_datagram(struct worker_pool *p) {
 	return last;
 }
 
+void worker_pool_totals(const struct worker_pool *p, const struct server_stats *s, uint64_t active,
+			struct stats_totals *ret) {
+	const struct worker_stats *ws[p->n ? p->n : 1];
+
+	for (size_t i = 0; i < p->n; i++)
+		ws[i] = &p->workers[i]->stats;
+	stats_sum(s, ws, p->n, active, ret);
+}
+
 bool worker_pool_all_exited(struct worker_pool *p) {
 	for (size_t i = 0; i < p->n; i++)
 		if (p->workers[i]->thread_started && !atomic_load(&p->workers[i]->exited))

@@ -67,6 +67,9 @@ bool worker_pool_all_exited(struct worker_pool *p);
 void worker_pool_set_config(struct worker_pool *p, struct ipcd_config *c);
 
 /* CLOCK_MONOTONIC usec of the last datagram any worker received, 0 if none. */
+/* The server's counters and every worker's, summed. */
+void worker_pool_totals(const struct worker_pool *p, const struct server_stats *s, uint64_t active,
+			struct stats_totals *ret);
 uint64_t worker_pool_last_datagram(struct worker_pool *p);
 
 /* Joins every worker, waiting at most timeout_usec in all; -ETIMEDOUT if one is stuck (it is

@@ -39,6 +39,13 @@ static inline uint64_t now_usec(void) {
 	return now_nsec() / NSEC_PER_USEC;
 }
 
+/* CLOCK_REALTIME, for what is shown as a date (Unix time), never for measuring. */
+static inline uint64_t realtime_usec(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / NSEC_PER_USEC;
+}
+
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 /* Hand a pointer or fd on to a new owner, leaving the cleanup variable empty. */

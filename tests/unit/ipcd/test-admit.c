@@ -176,3 +176,26 @@ TEST(peer_describe) {
 	ASSERT_TRUE(!admit_peer_address(&unix_peer, address, sizeof(address)));
 	ASSERT_STREQ(address, "");
 }
+
+TEST(top_uids_most_first) {
+	struct ipcd_config *c = conf_new_default();
+	struct admit_uid_open top[3];
+	struct admit *a;
+
+	ASSERT_EQ(admit_new(&a), 0);
+	ASSERT_EQ(admit_top_uids(a, top, 3), 0);
+	/* uid u holds u % 7 + 1 connections, for 50 users: 7, then 6 … */
+	for (uid_t u = 1; u <= 50; u++) {
+		struct peer p = peer_uid(u);
+		for (uid_t i = 0; i <= u % 7; i++)
+			ASSERT_EQ(admit_check(a, c, &p, 0), ADMIT_OK);
+	}
+	ASSERT_EQ(admit_top_uids(a, top, 3), 3);
+	for (size_t i = 0; i < 3; i++) {
+		ASSERT_EQ(top[i].open, 7);
+		ASSERT_EQ(top[i].uid % 7, 6);
+	}
+	ASSERT_EQ(admit_top_uids(a, top, 0), 0);
+	admit_free(a);
+	conf_unref(c);
+}
