@@ -22,12 +22,13 @@
 #include "listen.h"
 #include "log.h"
 #include "macro.h"
+#include "metrics.h"
 #include "parse.h"
 #include "reload.h"
 #include "server.h"
 #include "sockaddr.h"
+#include "status.h"
 
-#define STATUS_INTERVAL_USEC USEC_PER_SEC
 #define STOP_GRACE_USEC (5 * USEC_PER_SEC) /* beyond shutdown_timeout, for workers to exit */
 
 static const char *arg_config;
@@ -115,89 +116,6 @@ static int parse_argv(int argc, char **argv) {
 	return 1;
 }
 
-static void notify(const char *message) {
-	int r = sd_notify(false, message);
-	if (r < 0)
-		log_debug_errno(r, "Failed to notify the service manager, ignoring: %m");
-}
-
-static void server_totals(struct server *s, struct stats_totals *ret) {
-	const struct worker_stats *ws[s->workers.n ? s->workers.n : 1];
-
-	for (size_t i = 0; i < s->workers.n; i++)
-		ws[i] = &s->workers.workers[i]->stats;
-	stats_sum(&s->stats, ws, s->workers.n, admit_active(s->admit), ret);
-}
-
-static void server_update_status(struct server *s, bool force) {
-	struct stats_totals t;
-	char status[sizeof(s->status)], msg[sizeof(s->status) + 16];
-
-	server_totals(s, &t);
-	stats_status_text(&t, status, sizeof(status));
-	/* Kept until the next reload, so that systemctl status tells whether the file was taken. */
-	if (s->last_reload[0]) {
-		size_t n = strlen(status);
-		snprintf(status + n, sizeof(status) - n, "; last reload: %s", s->last_reload);
-	}
-	if (!force && strcmp(status, s->status) == 0)
-		return;
-	memcpy(s->status, status, sizeof(status));
-	snprintf(msg, sizeof(msg), "STATUS=%s", status);
-	notify(msg);
-}
-
-static int on_status_timer(sd_event_source *t, uint64_t now, void *userdata) {
-	server_update_status(userdata, false);
-	/* A burst of refusals that nothing followed still gets its count said. */
-	log_flush_suppressed(false);
-	return sd_event_source_set_time(t, now + STATUS_INTERVAL_USEC);
-}
-
-/* The stats line: every log.stats_interval at info, and on SIGUSR1 at notice, so that asking
- * for it works with log.level = notice too. */
-static void server_log_stats(struct server *s, int level) {
-	struct stats_totals x;
-	char size[FORMAT_SIZE_MAX];
-
-	server_totals(s, &x);
-	log_event(LOG_EVENT_STATS, level,
-		  &(struct log_fields){ .has_bytes = true, .bytes = x.bytes },
-		  "Stats: %llu active, %llu accepted, %llu closed, %s echoed, %llu refused, %llu "
-		  "denied, %llu idle timeouts, %llu datagrams (%llu unanswerable, %llu dropped, "
-		  "%llu oversize, %llu to peers not reading)",
-		  (unsigned long long)x.active, (unsigned long long)x.accepted,
-		  (unsigned long long)x.closed, format_size(size, sizeof(size), x.bytes),
-		  (unsigned long long)x.refused, (unsigned long long)x.denied,
-		  (unsigned long long)x.closed_by[CLOSE_IDLE], (unsigned long long)x.datagrams,
-		  (unsigned long long)x.dgram_unanswerable, (unsigned long long)x.dgram_dropped,
-		  (unsigned long long)x.dgram_oversize, (unsigned long long)x.dgram_unread);
-}
-
-static int on_stats_timer(sd_event_source *t, uint64_t now, void *userdata) {
-	struct server *s = userdata;
-
-	server_log_stats(s, LOG_INFO);
-	return sd_event_source_set_time(t, now + s->config->stats_interval_usec);
-}
-
-static void server_arm_stats(struct server *s) {
-	uint64_t interval = s->config->stats_interval_usec;
-	int r;
-
-	if (interval == 0) {
-		s->stats_timer = sd_event_source_disable_unref(s->stats_timer);
-		return;
-	}
-	r = s->stats_timer ? sd_event_source_set_time_relative(s->stats_timer, interval)
-			   : sd_event_add_time_relative(s->event, &s->stats_timer, CLOCK_MONOTONIC,
-							interval, USEC_PER_SEC, on_stats_timer, s);
-	if (r >= 0)
-		r = sd_event_source_set_enabled(s->stats_timer, SD_EVENT_ON);
-	if (r < 0)
-		log_warning_errno(r, "Failed to arm the stats timer, no stats lines: %m");
-}
-
 static int on_stop_timeout(sd_event_source *t _unused_, uint64_t now _unused_, void *userdata) {
 	struct server *s = userdata;
 	log_error("Workers did not finish within shutdown_timeout, exiting anyway");
@@ -219,8 +137,8 @@ static void server_stop(struct server *s, const char *why) {
 	s->stopping = true;
 	listeners_set_enabled(s, false);
 	(void)sd_event_source_set_enabled(s->idle_timer, SD_EVENT_OFF); /* NULL-safe */
-	notify(preserve ? "STOPPING=1\nSTATUS=Stopping, handing connections to the fd store"
-			: "STOPPING=1\nSTATUS=Stopping, draining connections");
+	status_notify(preserve ? "STOPPING=1\nSTATUS=Stopping, handing connections to the fd store"
+			       : "STOPPING=1\nSTATUS=Stopping, draining connections");
 	log_notice("Stopping on %s: %s %llu connections (up to %s)", why,
 		   preserve ? "handing to the fd store" : "draining",
 		   (unsigned long long)admit_active(s->admit),
@@ -312,7 +230,10 @@ static void server_reload_done(int r, struct ipcd_config *next, const struct con
 	struct server *s = userdata;
 	unsigned n_changed;
 
+	s->last_reload_realtime_usec = realtime_usec();
+	s->last_reload_applied = r >= 0;
 	if (r < 0) {
+		s->reloads_refused++;
 		log_event(LOG_EVENT_RELOAD, LOG_ERR,
 			  &(struct log_fields){ .reason = r == -ENOMEM ? "out-of-memory"
 								       : "invalid" },
@@ -326,12 +247,14 @@ static void server_reload_done(int r, struct ipcd_config *next, const struct con
 				 errors->n - 1);
 		}
 	} else {
+		s->reloads_applied++;
+		s->config_generation++;
 		n_changed = conf_diff(s->config, next, log_change, NULL);
 		conf_unref(s->config);
 		s->config = next;
 		server_apply_log_level(s);
 		worker_pool_set_config(&s->workers, s->config);
-		server_arm_stats(s);
+		status_arm_stats(s);
 		server_update_idle(s);
 		log_event(LOG_EVENT_RELOAD, LOG_NOTICE, &(struct log_fields){ .reason = "applied" },
 			  "Reloaded '%s': %u setting%s changed", s->config_path, n_changed,
@@ -339,8 +262,8 @@ static void server_reload_done(int r, struct ipcd_config *next, const struct con
 		snprintf(s->last_reload, sizeof(s->last_reload), "applied (%u setting%s changed)",
 			 n_changed, n_changed == 1 ? "" : "s");
 	}
-	notify("READY=1");
-	server_update_status(s, true);
+	status_notify("READY=1");
+	status_update(s, true);
 }
 
 /* SIGHUP: the file is loaded off the main loop (reload.h); server_reload_done() applies it. */
@@ -351,7 +274,7 @@ static void server_reload(struct server *s) {
 	/* MONOTONIC_USEC lets a Type=notify-reload manager match this reload to its request. */
 	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
 		 (unsigned long long)now_usec());
-	notify(msg);
+	status_notify(msg);
 	r = reloader_request(s->reloader);
 	if (r == 0)
 		log_info("Reload requested while one is loading: loading again after it");
@@ -367,7 +290,7 @@ static int on_signal(sd_event_source *src _unused_, const struct signalfd_siginf
 				server_reload(s);
 			return 0;
 		case SIGUSR1:
-			server_log_stats(s, LOG_NOTICE);
+			status_log_stats(s, LOG_NOTICE);
 			return 0;
 		case SIGUSR2:
 			/* Reserved: a meaning given later must not surprise anyone who sends it
@@ -420,10 +343,14 @@ static void server_done(struct server *s) {
 	s->status_timer = sd_event_source_disable_unref(s->status_timer);
 	s->resume_timer = sd_event_source_disable_unref(s->resume_timer);
 	s->workers_source = sd_event_source_disable_unref(s->workers_source);
+	s->metrics = metrics_free(s->metrics);
 	listeners_free(s);
 	s->workers_fd = safe_close(s->workers_fd);
-	if (workers_gone) /* a stuck worker still counts its connections in admit */
+	if (workers_gone) { /* a stuck worker still counts its connections in admit */
 		s->admit = admit_free(s->admit);
+		free(s->socket_open);
+		s->socket_open = NULL;
+	}
 	s->config = conf_unref(s->config);
 	s->event = sd_event_unref(s->event);
 }
@@ -486,16 +413,15 @@ static int server_start(struct server *s) {
 	r = worker_pool_start(worker_count(s->config), s->admit, s->workers_fd, &s->workers);
 	if (r < 0)
 		return log_error_errno(r, "Failed to start workers: %m");
+	r = metrics_new(s, &s->metrics);
+	if (r < 0)
+		return log_error_errno(r, "Failed to set up metrics: %m");
 	r = listeners_start(s, on_accepted, s);
 	if (r < 0)
 		return r;
-	r = sd_event_add_time_relative(s->event, &s->status_timer, CLOCK_MONOTONIC,
-				       STATUS_INTERVAL_USEC, USEC_PER_SEC / 10, on_status_timer, s);
-	if (r >= 0)
-		r = sd_event_source_set_enabled(s->status_timer, SD_EVENT_ON);
+	r = status_start(s);
 	if (r < 0)
-		return log_error_errno(r, "Failed to arm the status timer: %m");
-	server_arm_stats(s);
+		return r;
 	server_update_idle(s);
 	return 0;
 }
@@ -546,6 +472,8 @@ static int run(void) {
 	}
 	server_apply_log_level(&s);
 	s.start_usec = now_usec();
+	s.start_realtime_usec = realtime_usec();
+	s.config_generation = 1;
 	if (defaults)
 		log_event(LOG_EVENT_START, LOG_NOTICE, NULL,
 			  "ipcd %s starting (pid %d) with the defaults ('%s' does not exist)",
@@ -577,8 +505,8 @@ static int run(void) {
 	if (r < 0)
 		return r;
 
-	server_update_status(&s, true);
-	notify("READY=1");
+	status_update(&s, true);
+	status_notify("READY=1");
 	log_event(LOG_EVENT_READY, LOG_NOTICE, NULL, "Ready: %zu listener%s, %zu worker%s",
 		  s.n_listeners, s.n_listeners == 1 ? "" : "s", s.workers.n,
 		  s.workers.n == 1 ? "" : "s");
@@ -586,7 +514,7 @@ static int run(void) {
 	r = worker_run_loop(s.event, NULL, "Main");
 	if (r < 0)
 		log_error_errno(r, "Event loop failed: %m");
-	server_totals(&s, &t);
+	worker_pool_totals(&s.workers, &s.stats, admit_active(s.admit), &t);
 	log_flush_suppressed(true);
 	log_event(LOG_EVENT_STOP, LOG_NOTICE,
 		  &(struct log_fields){ .has_bytes = true,

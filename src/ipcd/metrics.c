@@ -77,7 +77,7 @@ static int metrics_body(struct metrics *m, char **ret, size_t *ret_len) {
 	struct admit_uid_open uids[METRICS_UIDS_MAX];
 	struct metrics_snapshot snap = {
 		.version = VERSION,
-		.start_time_usec = realtime_usec() - (now_usec() - s->start_usec),
+		.start_time_usec = s->start_realtime_usec,
 		.workers = s->workers.n,
 		.config_generation = s->config_generation,
 		.reloads_applied = s->reloads_applied,

@@ -39,7 +39,8 @@ struct server {
 	sd_event_source *status_timer, *stats_timer, *idle_timer, *stop_timer;
 	struct server_stats stats;
 	uint64_t next_conn_id;
-	uint64_t start_usec;
+	uint64_t start_usec;          /* CLOCK_MONOTONIC */
+	uint64_t start_realtime_usec; /* the same moment, as a date */
 	bool stopping;
 	char status[512];      /* last STATUS= sent, to send only changes */
 	char last_reload[256]; /* "applied (…)" or "refused: FILE:LINE: …"; empty before one */
