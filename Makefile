@@ -218,7 +218,9 @@ install: all
 	install -d $(DESTDIR)$(UNITDIR)
 	sed $(UNIT_PATHS) systemd/ipcd.service >$(DESTDIR)$(UNITDIR)/ipcd.service
 	sed $(UNIT_PATHS) systemd/ipcd.socket >$(DESTDIR)$(UNITDIR)/ipcd.socket
-	chmod 0644 $(DESTDIR)$(UNITDIR)/ipcd.service $(DESTDIR)$(UNITDIR)/ipcd.socket
+	sed $(UNIT_PATHS) systemd/ipcd-metrics.socket >$(DESTDIR)$(UNITDIR)/ipcd-metrics.socket
+	chmod 0644 $(DESTDIR)$(UNITDIR)/ipcd.service $(DESTDIR)$(UNITDIR)/ipcd.socket \
+		$(DESTDIR)$(UNITDIR)/ipcd-metrics.socket
 	install -D -m 0644 systemd/ipcd.sysusers $(DESTDIR)$(SYSUSERSDIR)/ipcd.conf
 	install -D -m 0644 systemd/ipcd.catalog $(DESTDIR)$(CATALOGDIR)/ipcd.catalog
 	@# On the live system (no DESTDIR), make the group and index the catalog, as a package would.
@@ -231,6 +233,7 @@ uninstall:
 	      $(DESTDIR)$(MANDIR)/man1/ipc-client.1 \
 	      $(DESTDIR)$(MANDIR)/man8/ipcd.8 $(DESTDIR)$(MANDIR)/man5/ipcd.conf.5 \
 	      $(DESTDIR)$(UNITDIR)/ipcd.service $(DESTDIR)$(UNITDIR)/ipcd.socket \
+	      $(DESTDIR)$(UNITDIR)/ipcd-metrics.socket \
 	      $(DESTDIR)$(SYSUSERSDIR)/ipcd.conf $(DESTDIR)$(CATALOGDIR)/ipcd.catalog
 	@# The directory stays while it holds the admin's file.
 	@rmdir $(DESTDIR)$(SYSCONFDIR)/ipcd 2>/dev/null || true

@@ -305,6 +305,8 @@ def test_install(box):
     link = box.in_root("/etc/systemd/system/sockets.target.wants/ipcd.socket")
     assert os.path.islink(link), "no sockets.target.wants/ipcd.socket"
     assert is_active(box, "ipcd.socket") == "active", diagnose(box)
+    assert box.ct("systemctl", "is-enabled", "ipcd-metrics.socket").stdout.strip() == "enabled"
+    assert is_active(box, "ipcd-metrics.socket") == "active", diagnose(box)
     assert is_active(box, "ipcd.service") == "inactive", diagnose(box)
     for unit in ("ipcd.socket", "ipcd.service"):
         fragment = show(box, "FragmentPath", unit)

@@ -479,3 +479,31 @@ def test_sandbox_hides_sockets(box, ct):
     assert {"/run/systemd", "/var"} <= tmpfs, sorted(tmpfs)
     # And it still serves.
     assert_echo(box, b"sandboxed\n")
+
+
+def test_metrics_socket_activates(box, ct):
+    """ipcd-metrics.socket: made by systemd as the echo socket is (root:ipcd 0660), and a
+    scrape alone starts ipcd, which then reports the echo socket's connections."""
+    ct("systemctl", "stop", "ipcd.service", "ipcd.socket", "ipcd-metrics.socket", timeout=60)
+    box.ct_ok("systemctl", "start", "ipcd-metrics.socket")
+    assert is_active(box, "ipcd-metrics.socket") == "active"
+    path = os.path.join(box.sockdir, "metrics.sock")
+    st = os.stat(path)
+    with open(box.in_root("/etc/group")) as f:
+        gids = {line.split(":")[0]: int(line.split(":")[2]) for line in f if line.count(":") >= 3}
+    assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (0o660, 0, gids["ipcd"])
+    assert is_active(box, "ipcd.service") == "inactive"
+
+    r = run(["curl", "-sS", "--max-time", "20", "--unix-socket", path,
+             "http://localhost/metrics"], timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert 'ipcd_build_info{version="' in r.stdout, r.stdout
+    wait_state(box, "ipcd.service", "active", 15)
+    # The service started with both sockets: the echo socket's gauge is there, and counts.
+    with hold(box):
+        r = run(["curl", "-sS", "--max-time", "20", "--unix-socket", path,
+                 "http://localhost/metrics"], timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert re.search(r'^ipcd_connections_open\{socket="ipcd",type="stream"\} [1-9]', r.stdout,
+                     re.M), r.stdout
+    restore_conf(box)
