@@ -416,7 +416,7 @@ static int server_start(struct server *s) {
 	r = metrics_new(s, &s->metrics);
 	if (r < 0)
 		return log_error_errno(r, "Failed to set up metrics: %m");
-	r = listeners_start(s, on_accepted, s);
+	r = listeners_start(s, on_accepted, s, metrics_on_accept, s->metrics);
 	if (r < 0)
 		return r;
 	r = status_start(s);

@@ -8,6 +8,9 @@
 #include "listen.h"
 #include "server.h"
 
+/* FileDescriptorName= of the passed sockets that serve metrics (ipcd-metrics.socket). */
+#define LISTEN_METRICS_FD_NAME "metrics"
+
 enum listener_role {
 	LISTENER_ECHO,
 	LISTENER_METRICS, /* named "metrics": GET /metrics, see metrics.h */

@@ -15,7 +15,6 @@
 #include "listen-internal.h"
 #include "log.h"
 #include "macro.h"
-#include "metrics.h"
 
 static const char *fd_kind(int fd) {
 	struct stat st;
@@ -64,7 +63,7 @@ static int connection_keep(struct server *s, int fd) {
  * datagram. */
 int listener_adopt(struct server *s, int fd, const char *name) {
 	enum listener_role role =
-		strcmp(name, METRICS_FD_NAME) == 0 ? LISTENER_METRICS : LISTENER_ECHO;
+		strcmp(name, LISTEN_METRICS_FD_NAME) == 0 ? LISTENER_METRICS : LISTENER_ECHO;
 	int family, type, r;
 	socklen_t len = sizeof(int);
 

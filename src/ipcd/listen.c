@@ -21,7 +21,6 @@
 #include "log.h"
 #include "macro.h"
 #include "metrics-text.h"
-#include "metrics.h"
 
 #define ACCEPT_BATCH 64                         /* per wake-up: a flood cannot starve the loop */
 #define ACCEPT_PAUSE_USEC (100 * USEC_PER_MSEC) /* after EMFILE: long enough to not spin */
@@ -338,7 +337,8 @@ static void connections_adopt(struct server *s) {
 			   n == 1 ? "" : "s");
 }
 
-int listeners_start(struct server *s, listeners_accepted_fn accepted, void *userdata) {
+int listeners_start(struct server *s, listeners_accepted_fn accepted, void *userdata,
+		    sd_event_io_handler_t metrics_accept, void *metrics_userdata) {
 	/* One open-connection gauge per listener, and one for restored connections whose listener
 	 * is gone. Workers decrement them: they live as long as the workers (server_done()). */
 	s->socket_open = calloc(s->n_listeners + 1, sizeof(*s->socket_open));
@@ -379,8 +379,8 @@ int listeners_start(struct server *s, listeners_accepted_fn accepted, void *user
 			continue;
 		}
 		r = l->role == LISTENER_METRICS
-			    ? sd_event_add_io(s->event, &l->source, l->fd, EPOLLIN,
-					      metrics_on_accept, s->metrics)
+			    ? sd_event_add_io(s->event, &l->source, l->fd, EPOLLIN, metrics_accept,
+					      metrics_userdata)
 			    : sd_event_add_io(s->event, &l->source, l->fd, EPOLLIN, on_accept, l);
 		if (r < 0)
 			return log_error_errno(r, "Failed to watch listener '%s': %m", l->name);

@@ -24,8 +24,10 @@ int listeners_check(const struct ipcd_config *c, char *const *paths, size_t n_pa
 typedef void (*listeners_accepted_fn)(void *userdata);
 
 /* Starts accepting (stream, seqpacket) or serving (datagram, handed to a worker), after
- * handing the connections a previous instance stored to the workers. */
-int listeners_start(struct server *s, listeners_accepted_fn accepted, void *userdata);
+ * handing the connections a previous instance stored to the workers. A metrics socket's
+ * readiness goes to metrics_accept, which accepts for itself. */
+int listeners_start(struct server *s, listeners_accepted_fn accepted, void *userdata,
+		    sd_event_io_handler_t metrics_accept, void *metrics_userdata);
 
 /* Stops or resumes accepting; sockets stay open, so clients wait in the backlog. */
 void listeners_set_enabled(struct server *s, bool enabled);

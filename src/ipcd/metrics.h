@@ -12,7 +12,6 @@ struct metrics;
  * counters, one request per connection. At most METRICS_CLIENTS_MAX clients at once, each
  * holding at most a request head and one answer for at most METRICS_TIMEOUT_USEC.
  */
-#define METRICS_FD_NAME "metrics" /* FileDescriptorName= of ipcd-metrics.socket */
 #define METRICS_CLIENTS_MAX 8
 #define METRICS_TIMEOUT_USEC (10 * USEC_PER_SEC)
 
