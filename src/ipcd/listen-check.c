@@ -204,17 +204,19 @@ int listeners_check(const struct ipcd_config *c, char *const *paths, size_t n_pa
 	}
 	/* Every problem is reported, then the first decides. */
 	for (size_t j = 0; j < n; j++) {
-		int k = directory_usable(&p[j]);
+		int k = 0;
 
-		if (k >= 0)
-			k = directory_check(&p[j]);
-
+		/* A second spelling of a socket is that first: its directory is the first's. */
 		for (size_t i = 0; k >= 0 && i < j; i++)
 			if (listen_path_same(&p[i], &p[j]))
 				k = log_error_errno(-EINVAL,
 						    "'%s' and '%s' are the same socket: each may "
 						    "be listened on once",
 						    p[i].spec, p[j].spec);
+		if (k >= 0)
+			k = directory_usable(&p[j]);
+		if (k >= 0)
+			k = directory_check(&p[j]);
 		if (r >= 0)
 			r = k;
 	}
