@@ -103,8 +103,9 @@ static void help(void) {
 	       "  echo            stdin to the server, its echo to stdout\n"
 	       "\n"
 	       "Options:\n"
-	       "  -s, --socket PATH|@NAME  server socket (default: $IPCD_SOCKET, else "
-	       "%s/ipcd/ipcd.sock)\n"
+	       "  -s, --socket ADDRESS     server socket: PATH, @NAME, tcp:IPV4:PORT or "
+	       "tcp:[IPV6]:PORT\n"
+	       "                           (default: $IPCD_SOCKET, else %s/ipcd/ipcd.sock)\n"
 	       "      --type TYPE          stream, seqpacket or dgram (default: stream)\n"
 	       "  -c, --connections N      connections (load, rate; default 1)\n"
 	       "  -b, --chunk SIZE         bytes per message (load 4K, rate 64, ping 64)\n"
@@ -445,7 +446,7 @@ static int check_combinations(struct client_opts *o, const struct given *g, char
 int client_opts_parse(int argc, char **argv, struct client_opts *ret, char *err, size_t len) {
 	struct client_opts o = { .command = CMD_LOAD };
 	struct given g = { .set = { false } };
-	struct unix_address a;
+	struct socket_address a;
 	const char *name;
 	int r;
 
@@ -470,10 +471,15 @@ int client_opts_parse(int argc, char **argv, struct client_opts *ret, char *err,
 
 	if (g.set['s'])
 		o.socket = g.value['s'];
-	r = unix_address_parse(o.socket, &a);
+	r = socket_address_parse(o.socket, &a);
 	if (r < 0)
 		return fail(err, len, "-s '%s': %s", o.socket,
-			    r == -ENAMETOOLONG ? "too long for a unix socket address" : "empty");
+			    r == -ENAMETOOLONG ? "too long for a unix socket address"
+			    : strncmp(o.socket, SOCKET_ADDRESS_TCP_PREFIX,
+				      strlen(SOCKET_ADDRESS_TCP_PREFIX)) == 0
+				    ? "not a TCP address (allowed: tcp:IPV4:PORT or "
+				      "tcp:[IPV6]:PORT, numeric, port 1 to 65535)"
+				    : "empty");
 	if (g.set[OPT_TYPE]) {
 		const char *t = g.value[OPT_TYPE];
 		o.type = strcmp(t, "stream") == 0      ? SOCK_STREAM
@@ -486,6 +492,9 @@ int client_opts_parse(int argc, char **argv, struct client_opts *ret, char *err,
 				    "seqpacket, dgram)",
 				    t);
 	}
+	if (socket_address_is_inet(&a) && o.type != SOCK_STREAM)
+		return fail(err, len, "--type %s: TCP is stream only (-s '%s')",
+			    client_type_to_string(o.type), o.socket);
 	if (g.set[OPT_PROGRESS]) {
 		const char *p = g.value[OPT_PROGRESS];
 		if (strcmp(p, "auto") == 0)

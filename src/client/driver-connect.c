@@ -1,50 +1,50 @@
 /* SPDX-License-Identifier: MIT */
 /* The connect phase: a thread opens its connections with plain calls, before any event loop,
- * retrying while the server's backlog is full. */
+ * retrying while the server's backlog is full or a TCP handshake is under way. */
 #include <errno.h>
 #include <sys/socket.h>
 #include <time.h>
 
+#include "client-socket.h"
 #include "driver-internal.h"
 #include "macro.h"
 
 #define CONNECT_BATCH 64                    /* connects in progress per thread */
-#define CONNECT_RETRY_NSEC (2 * 1000000ULL) /* backlog full: try again this much later */
+#define CONNECT_RETRY_NSEC (2 * 1000000ULL) /* not yet: try again this much later */
 
-/* 1: connected; 0: the backlog is full, try again; <0: failed and counted. */
+/* 1: connected; 0: not yet (the backlog is full, or a TCP handshake is under way), try again;
+ * <0: failed and counted. */
 static int conn_connect(struct cconn *c, uint64_t now) {
 	const struct drive_params *p = &c->t->d->p;
 	struct drive_errors *e = &c->t->errors;
-	static const struct sockaddr_un autobind = { .sun_family = AF_UNIX };
+	int r;
 
 	if (c->fd < 0) {
-		c->fd = socket(AF_UNIX, p->type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		/* A datagram client needs an address of its own to be answered: let the kernel
-		 * pick an abstract one. */
-		if (c->fd >= 0 && p->type == SOCK_DGRAM &&
-		    bind(c->fd, (const struct sockaddr *)&autobind, sizeof(sa_family_t)) < 0)
-			c->fd = safe_close(c->fd);
+		c->fd = client_socket_open(&p->address, p->type);
 		if (c->fd < 0) {
+			r = c->fd;
 			e->connect_failed++;
-			if (!c->t->connect_errno)
-				c->t->connect_errno = errno;
 			goto failed;
 		}
 		c->connect_start_nsec = now;
 	}
-	if (connect(c->fd, (const struct sockaddr *)&p->address.sun, p->address.len) == 0)
+	r = client_socket_connect(c->fd, &p->address);
+	if (r > 0)
 		return 1;
-	if (errno == EAGAIN) {
+	if (r == 0) {
 		if (now - c->connect_start_nsec < p->connect_timeout_usec * NSEC_PER_USEC)
 			return 0;
+		/* Unix says EAGAIN (the backlog stayed full), as it always has; a TCP handshake
+		 * that never finished timed out. */
+		r = socket_address_is_inet(&p->address) ? -ETIMEDOUT : -EAGAIN;
 		e->connect_timeout++;
-	} else if (errno == ECONNREFUSED)
+	} else if (r == -ECONNREFUSED)
 		e->refused++;
 	else
 		e->connect_failed++;
-	if (!c->t->connect_errno)
-		c->t->connect_errno = errno;
 failed:
+	if (!c->t->connect_errno)
+		c->t->connect_errno = -r;
 	c->fd = safe_close(c->fd);
 	c->state = CS_DONE;
 	thread_live_add(&c->t->live_errors, 1);

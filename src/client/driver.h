@@ -22,7 +22,7 @@ enum drive_mode {
 
 struct drive_params {
 	enum drive_mode mode;
-	struct unix_address address;
+	struct socket_address address;
 	int type; /* SOCK_STREAM, SOCK_SEQPACKET, SOCK_DGRAM */
 	uint64_t connections;
 	unsigned threads;

@@ -198,5 +198,5 @@ void monitor_params(const struct client_opts *o, enum drive_mode mode, struct dr
 		.io_timeout_usec = o->io_timeout_usec,
 	};
 	/* Checked when the options were parsed. */
-	(void)unix_address_parse(o->socket, &ret->address);
+	(void)socket_address_parse(o->socket, &ret->address);
 }

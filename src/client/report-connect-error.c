@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The text report's connect error line: why connections failed to open, and what to do about
- * it, down to who may connect to a path socket. */
+ * it, down to who may connect to a path socket; for TCP, only what TCP can say. */
 #include <errno.h>
 #include <grp.h>
 #include <string.h>
@@ -37,6 +37,16 @@ static void text_permission_hint(FILE *f, const char *socket) {
 void report_text_connect_error(FILE *f, const struct client_opts *o, const struct drive_params *p,
 			       int err) {
 	fprintf(f, "  connect error %s", strerror(err));
+	if (socket_address_is_inet(&p->address)) {
+		/* No socket file, owner or mode to point at: what TCP itself can say. */
+		fputs(err == ECONNREFUSED ? ": nothing listens on that address and port\n"
+		      : err == ETIMEDOUT ? ": no answer to the handshake within --connect-timeout\n"
+		      : err == EACCES || err == EPERM
+			      ? ": a packet filter on this host refused it\n"
+			      : "\n",
+		      f);
+		return;
+	}
 	switch (err) {
 		case EACCES:
 		case EPERM:

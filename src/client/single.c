@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "client-socket.h"
 #include "macro.h"
 #include "single.h"
 #include "sockaddr.h"
@@ -37,43 +38,45 @@ int single_wait(struct single *s, int fd, short events, uint64_t timeout_usec) {
 }
 
 int single_connect(const struct client_opts *o, struct single *ret) {
-	static const struct sockaddr_un autobind = { .sun_family = AF_UNIX };
 	struct single s = { .fd = -EBADF, .signal_fd = -EBADF, .type = o->type };
-	struct unix_address a;
+	struct socket_address a;
 	uint64_t deadline = now_usec() + o->connect_timeout_usec;
 	sigset_t mask;
 	int r;
 
-	r = unix_address_parse(o->socket, &a);
+	r = socket_address_parse(o->socket, &a);
 	if (r < 0)
 		return r;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	s.signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	s.fd = socket(AF_UNIX, o->type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (s.signal_fd < 0 || s.fd < 0)
-		goto fail_errno;
-	/* A datagram client needs an address to be answered at: an abstract one, kernel-picked. */
-	if (o->type == SOCK_DGRAM &&
-	    bind(s.fd, (const struct sockaddr *)&autobind, sizeof(sa_family_t)) < 0)
-		goto fail_errno;
-	while (connect(s.fd, (const struct sockaddr *)&a.sun, a.len) < 0) {
-		if (errno != EAGAIN)
-			goto fail_errno;
-		/* The backlog is full: the server is slow to accept; try again shortly. */
-		if (now_usec() >= deadline) {
+	if (s.signal_fd < 0) {
+		r = negative_errno();
+		goto fail;
+	}
+	s.fd = client_socket_open(&a, o->type);
+	if (s.fd < 0) {
+		r = s.fd;
+		goto fail;
+	}
+	while ((r = client_socket_connect(s.fd, &a)) == 0) {
+		uint64_t now = now_usec();
+		if (now >= deadline) {
 			r = -ETIMEDOUT;
 			goto fail;
 		}
-		r = single_wait(&s, -1, 0, 2 * USEC_PER_MSEC);
+		/* TCP: until the handshake ends. Unix: the backlog is full, the server is slow to
+		 * accept; try again shortly (a unix socket has no readiness to wait for). */
+		r = socket_address_is_inet(&a) ? single_wait(&s, s.fd, POLLOUT, deadline - now)
+					       : single_wait(&s, -1, 0, 2 * USEC_PER_MSEC);
 		if (r < 0)
 			goto fail;
 	}
+	if (r < 0)
+		goto fail;
 	*ret = s;
 	return 0;
-fail_errno:
-	r = negative_errno();
 fail:
 	single_close(&s);
 	return r;

@@ -16,7 +16,8 @@ struct single {
 	int type;
 };
 
-/* -ECONNREFUSED, -ENOENT, …: could not connect; -ETIMEDOUT: the backlog stayed full. */
+/* -ECONNREFUSED, -ENOENT, …: could not connect; -ETIMEDOUT: the backlog stayed full, or the
+ * TCP handshake did not end, within --connect-timeout. */
 int single_connect(const struct client_opts *o, struct single *ret);
 void single_close(struct single *s);
 

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Socket address spelling shared by ipcd and ipc-client: "PATH" or "@name".
+ * Socket address spelling shared by ipcd and ipc-client: "PATH" or "@name", and for the client
+ * also "tcp:IPV4:PORT" and "tcp:[IPV6]:PORT".
  * Pure: no I/O, no logging.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "sockaddr.h"
@@ -31,6 +34,81 @@ int unix_address_parse(const char *s, struct unix_address *ret) {
 		a.len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
 	}
 	*ret = a;
+	return 0;
+}
+
+/* "1" to "65535", digits only: no sign, no space, no 0. */
+static int parse_port(const char *s, uint16_t *ret) {
+	unsigned v = 0;
+	size_t n = strspn(s, "0123456789");
+
+	if (n == 0 || n > 5 || s[n] != '\0')
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		v = v * 10 + (unsigned)(s[i] - '0');
+	if (v == 0 || v > UINT16_MAX)
+		return -EINVAL;
+	*ret = (uint16_t)v;
+	return 0;
+}
+
+/* "IPV4:PORT" or "[IPV6]:PORT". inet_pton() takes only the plain numeric forms: dotted quad,
+ * and IPv6 without a zone ("%eth0" would need the interface list). */
+static int inet_address_parse(const char *s, struct socket_address *ret) {
+	struct socket_address a = {};
+	char host[INET6_ADDRSTRLEN];
+	bool v6 = s[0] == '[';
+	const char *port;
+	uint16_t p;
+	size_t n;
+
+	if (v6) {
+		const char *end = strchr(s, ']');
+		if (!end || end[1] != ':')
+			return -EINVAL;
+		n = (size_t)(end - s - 1);
+		port = end + 2;
+		s++;
+	} else {
+		port = strrchr(s, ':');
+		if (!port)
+			return -EINVAL;
+		n = (size_t)(port - s);
+		port++;
+	}
+	if (n == 0 || n >= sizeof(host) || parse_port(port, &p) < 0)
+		return -EINVAL;
+	memcpy(host, s, n);
+	host[n] = '\0';
+	if (v6) {
+		if (inet_pton(AF_INET6, host, &a.in6.sin6_addr) != 1)
+			return -EINVAL;
+		a.in6.sin6_family = AF_INET6;
+		a.in6.sin6_port = htons(p);
+		a.len = sizeof(a.in6);
+	} else {
+		if (inet_pton(AF_INET, host, &a.in.sin_addr) != 1)
+			return -EINVAL;
+		a.in.sin_family = AF_INET;
+		a.in.sin_port = htons(p);
+		a.len = sizeof(a.in);
+	}
+	*ret = a;
+	return 0;
+}
+
+int socket_address_parse(const char *s, struct socket_address *ret) {
+	const size_t prefix = strlen(SOCKET_ADDRESS_TCP_PREFIX);
+	struct unix_address u;
+	int r;
+
+	if (s && strncmp(s, SOCKET_ADDRESS_TCP_PREFIX, prefix) == 0)
+		return inet_address_parse(s + prefix, ret);
+	r = unix_address_parse(s, &u);
+	if (r < 0)
+		return r;
+	*ret = (struct socket_address){ .len = u.len };
+	memcpy(&ret->un, &u.sun, sizeof(u.sun));
 	return 0;
 }
 

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
@@ -71,4 +72,95 @@ TEST(same_socket_by_spelling) {
 	ASSERT_TRUE(!unix_address_same("@//x", "@/x"));
 	ASSERT_TRUE(!unix_address_same("@x", "x"));
 	ASSERT_TRUE(!unix_address_same("/x", "@/x"));
+}
+
+TEST(socket_address_tcp_ipv4) {
+	struct socket_address a;
+	ASSERT_EQ(socket_address_parse("tcp:127.0.0.1:7777", &a), 0);
+	ASSERT_TRUE(socket_address_is_inet(&a));
+	ASSERT_EQ(a.in.sin_family, AF_INET);
+	ASSERT_EQ(ntohs(a.in.sin_port), 7777);
+	ASSERT_EQ(ntohl(a.in.sin_addr.s_addr), 0x7f000001u);
+	ASSERT_EQ(a.len, sizeof(struct sockaddr_in));
+	ASSERT_EQ(socket_address_parse("tcp:0.0.0.0:65535", &a), 0);
+	ASSERT_EQ(ntohs(a.in.sin_port), 65535);
+	ASSERT_EQ(socket_address_parse("tcp:10.1.2.3:1", &a), 0);
+	ASSERT_EQ(ntohs(a.in.sin_port), 1);
+}
+
+TEST(socket_address_tcp_ipv6) {
+	static const struct in6_addr loopback = IN6ADDR_LOOPBACK_INIT;
+	struct socket_address a;
+	ASSERT_EQ(socket_address_parse("tcp:[::1]:7777", &a), 0);
+	ASSERT_TRUE(socket_address_is_inet(&a));
+	ASSERT_EQ(a.in6.sin6_family, AF_INET6);
+	ASSERT_EQ(ntohs(a.in6.sin6_port), 7777);
+	ASSERT_TRUE(memcmp(&a.in6.sin6_addr, &loopback, sizeof(loopback)) == 0);
+	ASSERT_EQ(a.len, sizeof(struct sockaddr_in6));
+	ASSERT_EQ(socket_address_parse("tcp:[::ffff:127.0.0.1]:80", &a), 0);
+	ASSERT_EQ(a.in6.sin6_family, AF_INET6);
+	ASSERT_EQ(socket_address_parse("tcp:[fe80:0:0:0:0:0:0:1]:80", &a), 0);
+}
+
+TEST(socket_address_tcp_malformed) {
+	static const char *const bad[] = {
+		"tcp:",
+		"tcp:127.0.0.1",
+		"tcp:127.0.0.1:",
+		"tcp:127.0.0.1:0",
+		"tcp:127.0.0.1:65536",
+		"tcp:127.0.0.1:99999",
+		"tcp:127.0.0.1:+80",
+		"tcp:127.0.0.1:-1",
+		"tcp:127.0.0.1:80 ",
+		"tcp:127.0.0.1:0x50",
+		"tcp:127.0.0.1:123456",
+		"tcp::80",
+		"tcp:127.1:80",
+		"tcp:256.0.0.1:80",
+		"tcp:localhost:80",
+		"tcp:::1:80",
+		"tcp:[::1]",
+		"tcp:[::1]80",
+		"tcp:[::1]:",
+		"tcp:[]:80",
+		"tcp:[127.0.0.1]:80",
+		"tcp:[::1:80",
+		"tcp:[fe80::1%lo]:80",
+		"tcp:[::1]:80:80",
+		"tcp:1.2.3.4:80:80",
+	};
+	struct socket_address a = { .len = 12345 };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ASSERT_EQ(socket_address_parse(bad[i], &a), -EINVAL);
+	ASSERT_EQ(a.len, 12345); /* never written on failure */
+}
+
+TEST(socket_address_unix_keeps_its_meaning) {
+	struct socket_address a;
+	struct unix_address u;
+
+	/* Without the prefix a colon is part of a path, as it always was. */
+	ASSERT_EQ(socket_address_parse("127.0.0.1:7777", &a), 0);
+	ASSERT_EQ(a.un.sun_family, AF_UNIX);
+	ASSERT_STREQ(a.un.sun_path, "127.0.0.1:7777");
+	ASSERT_TRUE(!socket_address_is_inet(&a));
+	ASSERT_EQ(socket_address_parse("./tcp:127.0.0.1:7777", &a), 0);
+	ASSERT_STREQ(a.un.sun_path, "./tcp:127.0.0.1:7777");
+	ASSERT_EQ(socket_address_parse("TCP:127.0.0.1:7777", &a), 0);
+	ASSERT_EQ(a.un.sun_family, AF_UNIX);
+
+	ASSERT_EQ(socket_address_parse("@ipcd-test", &a), 0);
+	ASSERT_EQ(unix_address_parse("@ipcd-test", &u), 0);
+	ASSERT_EQ(a.len, u.len);
+	ASSERT_TRUE(memcmp(&a.un, &u.sun, u.len) == 0);
+	ASSERT_EQ(socket_address_parse("/run/ipcd/ipcd.sock", &a), 0);
+	ASSERT_EQ(a.len,
+		  offsetof(struct sockaddr_un, sun_path) + strlen("/run/ipcd/ipcd.sock") + 1);
+	ASSERT_EQ(socket_address_parse("", &a), -EINVAL);
+	ASSERT_EQ(socket_address_parse(NULL, &a), -EINVAL);
+	char s[200];
+	memset(s, 'x', sizeof(s));
+	s[199] = '\0';
+	ASSERT_EQ(socket_address_parse(s, &a), -ENAMETOOLONG);
 }
