@@ -63,6 +63,7 @@ enum {
 	OPT_CONNECT_TIMEOUT,
 	OPT_IO_TIMEOUT,
 	OPT_VERSION,
+	OPT_HISTOGRAM,
 };
 
 /* Which commands take each option. */
@@ -86,6 +87,8 @@ static const struct {
 	{ OPT_PROGRESS, "--progress", RUNS },
 	{ OPT_VERIFY, "--verify", ALL_COMMANDS & ~BIT(CMD_ECHO) },
 	{ OPT_NO_VERIFY, "--no-verify", ALL_COMMANDS & ~BIT(CMD_ECHO) },
+	/* A suite is many runs: one file would not say which. */
+	{ OPT_HISTOGRAM, "--histogram", BIT(CMD_LOAD) | BIT(CMD_RATE) | BIT(CMD_PING) },
 };
 
 static void help(void) {
@@ -122,6 +125,8 @@ static void help(void) {
 	       "      --warmup TIME        load, rate: leave the first TIME out of the figures\n"
 	       "      --verify, --no-verify  check every echoed byte (default: on)\n"
 	       "      --json, --csv        machine-readable result on stdout\n"
+	       "      --histogram FILE     load, rate, ping: latency distribution to FILE, "
+	       "HdrHistogram text\n"
 	       "      --progress WHEN      auto, always or never (auto: on a terminal)\n"
 	       "      --connect-timeout TIME  per connection (default 5s)\n"
 	       "      --io-timeout TIME    per exchange (default 10s)\n"
@@ -335,6 +340,7 @@ static int collect(int argc, char **argv, const char *command, struct given *g,
 		{ "no-verify", no_argument, NULL, OPT_NO_VERIFY },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "csv", no_argument, NULL, OPT_CSV },
+		{ "histogram", required_argument, NULL, OPT_HISTOGRAM },
 		{ "progress", required_argument, NULL, OPT_PROGRESS },
 		{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
 		{ "io-timeout", required_argument, NULL, OPT_IO_TIMEOUT },
@@ -514,6 +520,16 @@ int client_opts_parse(int argc, char **argv, struct client_opts *ret, char *err,
 	o.quiet = g.set['q'];
 	if (o.json && o.csv)
 		return fail(err, len, "--json and --csv are mutually exclusive");
+	if (g.set[OPT_HISTOGRAM]) {
+		o.histogram = g.value[OPT_HISTOGRAM];
+		if (o.histogram[0] == '\0')
+			return fail(err, len, "--histogram '': empty file name");
+		/* Standard output holds the report; /dev/stdout asks for both on purpose. */
+		if (strcmp(o.histogram, "-") == 0)
+			return fail(err, len,
+				    "--histogram '-': standard output holds the report (name a "
+				    "file, or /dev/stdout)");
+	}
 	if (g.set[OPT_VERIFY] && g.set[OPT_NO_VERIFY])
 		return fail(err, len, "--verify and --no-verify are mutually exclusive");
 	o.verify = !g.set[OPT_NO_VERIFY];

@@ -53,6 +53,7 @@ struct client_opts {
 	uint64_t count;              /* ping -n */
 	uint64_t ping_interval_usec; /* ping --interval */
 	const char *suite;
+	const char *histogram; /* --histogram FILE: the distribution after the run, or NULL */
 };
 
 #define CLIENT_ERROR_MAX 256

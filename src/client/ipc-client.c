@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 
 #include "client-opts.h"
+#include "hist-text.h"
 #include "load.h"
 #include "macro.h"
 #include "monitor.h"
@@ -56,6 +57,7 @@ static int ensure_fds(uint64_t need, uint64_t want, uint64_t *ret_connections, c
 static int run_workload(const struct client_opts *o) {
 	struct drive_params p;
 	struct drive_result *result = malloc(sizeof(*result));
+	char err[HIST_TEXT_ERROR_MAX];
 	int r, status;
 
 	if (!result)
@@ -67,6 +69,11 @@ static int run_workload(const struct client_opts *o) {
 	}
 	report_run(stdout, o, &p, result);
 	status = report_exit_status(result);
+	/* After the report: a run that measured well keeps its figures when the file fails. */
+	if (o->histogram && hist_text_save(&result->hist, o->histogram, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ipc-client: %s\n", err);
+		status = MAX(status, EXIT_FAILURE);
+	}
 	free(result);
 	return status;
 }

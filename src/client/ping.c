@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "hist-text.h"
 #include "hist.h"
 #include "macro.h"
 #include "pattern.h"
@@ -174,6 +175,7 @@ int ping_run(const struct client_opts *o) {
 	uint8_t *buf = malloc(o->chunk + 1);
 	uint64_t sent = 0, received = 0, failures = 0, start, seq;
 	struct timespec started;
+	char err[HIST_TEXT_ERROR_MAX];
 	int r, status;
 
 	if (!h || !buf || pattern_init(&pat, o->chunk) < 0) {
@@ -237,6 +239,11 @@ int ping_run(const struct client_opts *o) {
 				    .exit_status = status,
 				    .latency = h,
 			    });
+	/* After the summary, which stays whether or not the file can be written. */
+	if (o->histogram && hist_text_save(h, o->histogram, err, sizeof(err)) < 0) {
+		fprintf(stderr, "ipc-client: %s\n", err);
+		status = EXIT_FAILURE;
+	}
 	single_close(&s);
 out:
 	pattern_done(&pat);
