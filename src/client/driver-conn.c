@@ -60,6 +60,20 @@ static void conn_record_mismatch(struct cconn *c, uint64_t offset) {
 	t->n_mismatches++;
 }
 
+/* The probe connection has its first echo, so the server has accepted it: does the process its
+ * credentials named hold the other end? The time this takes (a walk of the server's open
+ * files) is left out of the client's CPU time. */
+static void conn_check_server(struct cconn *c) {
+	struct dthread *t = c->t;
+	uint64_t before = cpu_thread_nsec();
+
+	c->probe = false;
+	t->d->server_held = cpu_peer_held_by(c->fd, t->d->server_pid);
+	t->d->server_checked = true;
+	if (t->cpu_started)
+		t->cpu_excluded_nsec += cpu_thread_nsec() - before;
+}
+
 static void conn_round_trip_done(struct cconn *c, uint64_t k, uint64_t now) {
 	struct dthread *t = c->t;
 	uint64_t len = conn_chunk_end(c, k) - k * t->d->p.chunk,
@@ -75,6 +89,8 @@ static void conn_round_trip_done(struct cconn *c, uint64_t k, uint64_t now) {
 		hist_record(t->interval_hist, now > start ? now - start : 0);
 		pthread_mutex_unlock(&t->interval_lock);
 	}
+	if (c->probe)
+		conn_check_server(c);
 	t->total_round_trips++;
 	t->total_bytes += len;
 	thread_live_add(&t->live_round_trips, 1);

@@ -18,6 +18,7 @@
 #include <systemd/sd-event.h>
 #include <time.h>
 
+#include "cpu.h"
 #include "driver.h"
 #include "macro.h"
 #include "pattern.h"
@@ -47,6 +48,7 @@ struct cconn {
 	uint32_t phase;
 	uint32_t events; /* registered with the poller; 0: not registered */
 	bool got_echo;
+	bool probe;      /* the connection whose first round trip checks who the server is */
 	uint64_t index;  /* among all connections */
 	uint64_t local;  /* among this thread's */
 	uint64_t target; /* bytes to send; UINT64_MAX: until stopped */
@@ -66,7 +68,8 @@ struct dthread {
 	sd_event *event;
 	struct poller *poller;
 	int wake_fd;
-	sd_event_source *wake_source, *connect_timer, *sweep_timer, *rate_timer, *stop_timer;
+	sd_event_source *wake_source, *connect_timer, *sweep_timer, *rate_timer, *stop_timer,
+		*measure_timer;
 	struct cconn *conns;
 	size_t n;
 	uint64_t *send_times; /* closed loop: n × depth start times */
@@ -87,6 +90,9 @@ struct dthread {
 	uint64_t stop_nsec;   /* when sending stopped: the schedule's end */
 	uint64_t unsent_full; /* open loop: due at the stop, held back by a full socket */
 	uint64_t round_trips, bytes_measured, total_round_trips, total_bytes;
+	bool cpu_started;
+	uint64_t cpu_start_nsec, cpu_nsec; /* this thread's, over the measured interval */
+	uint64_t cpu_excluded_nsec;        /* of it, checking who the server is */
 	struct drive_mismatch mismatches[DRIVE_MISMATCHES_MAX];
 	uint64_t n_mismatches;
 	/* live, single writer */
@@ -105,6 +111,17 @@ struct drive {
 	atomic_bool interrupted;
 	atomic_bool running; /* t0 is set */
 	atomic_uint finished;
+	atomic_uint ended; /* threads past their loop: the last reads the server's CPU */
+	/* The server's CPU: named by the probe connection's credentials after the connect phase,
+	 * read by thread 0 when measuring starts and by the last thread to end; held_by is set
+	 * by the probe's thread at its first round trip. All read after the joins. */
+	pid_t server_pid;
+	enum drive_server_cpu server_state;
+	int server_errno;
+	bool server_checked;
+	int server_held; /* cpu_peer_held_by(), once server_checked */
+	struct cpu_sample server_start, server_end;
+	bool server_started, server_ended;
 	int done_fd;
 	uint64_t connect_start_nsec, t0_nsec, measure_from_nsec;
 	struct timespec t0_realtime;

@@ -123,6 +123,36 @@ static int on_rate_timer(sd_event_source *s, uint64_t usec _unused_, void *userd
 	return 0;
 }
 
+/* Reads the server's CPU time; a failure is the report's reason, unless one came first. */
+static bool drive_server_sample(struct drive *d, struct cpu_sample *ret) {
+	int r = cpu_process_sample(d->server_pid, ret);
+
+	if (r >= 0)
+		return true;
+	if (d->server_state == SERVER_CPU_UNVERIFIED) {
+		d->server_state =
+			r == -ENOENT || r == -ESRCH ? SERVER_CPU_CHANGED : SERVER_CPU_UNREADABLE;
+		d->server_errno = -r;
+	}
+	return false;
+}
+
+/* The measured interval begins for this thread: its CPU time from here counts. Thread 0 also
+ * reads the server's, first, so that reading is not counted as the client's. */
+static void thread_measure_start(struct dthread *t) {
+	struct drive *d = t->d;
+
+	if (t->index == 0 && d->server_pid > 0)
+		d->server_started = drive_server_sample(d, &d->server_start);
+	t->cpu_start_nsec = cpu_thread_nsec();
+	t->cpu_started = true;
+}
+
+static int on_measure_timer(sd_event_source *s _unused_, uint64_t usec _unused_, void *userdata) {
+	thread_measure_start(userdata);
+	return 0;
+}
+
 /* accuracy_usec must not be 0: sd-event reads 0 as its default, 250 ms. */
 static int thread_arm(struct dthread *t, sd_event_source **s, uint64_t at_nsec,
 		      uint64_t accuracy_usec, sd_event_time_handler_t cb) {
@@ -145,11 +175,15 @@ static int thread_start_traffic(struct dthread *t) {
 	if (r >= 0 && d->p.duration_usec)
 		r = thread_arm(t, &t->stop_timer, d->t0_nsec + d->p.duration_usec * NSEC_PER_USEC,
 			       1, on_stop_timer);
+	if (r >= 0 && d->p.warmup_usec)
+		r = thread_arm(t, &t->measure_timer, d->measure_from_nsec, 1, on_measure_timer);
 	if (r >= 0 && d->p.mode == DRIVE_OPEN)
 		/* The schedule is the measurement: a late timer would be latency we made. */
 		r = thread_arm(t, &t->rate_timer, d->t0_nsec, 1, on_rate_timer);
 	if (r < 0)
 		return r;
+	if (!d->p.warmup_usec)
+		thread_measure_start(t);
 	for (size_t i = 0; i < t->n; i++) {
 		struct cconn *c = &t->conns[i];
 		if (c->state != CS_OPEN)
@@ -167,6 +201,43 @@ static int thread_start_traffic(struct dthread *t) {
 		if (t->conns[i].state == CS_OPEN)
 			conn_pump(&t->conns[i], d->t0_nsec);
 	return 0;
+}
+
+/* The server, as the first open connection's peer credentials name it; that connection checks
+ * at its first round trip that the process named holds its other end. Runs between the
+ * barriers, when every thread's connect phase is over and none has started traffic. */
+static void drive_name_server(struct drive *d) {
+	d->server_state = SERVER_CPU_NOT_MEASURED;
+	for (unsigned i = 0; i < d->n_threads; i++)
+		for (size_t k = 0; k < d->threads[i].n; k++) {
+			struct cconn *c = &d->threads[i].conns[k];
+			int r;
+
+			if (c->state != CS_OPEN)
+				continue;
+			r = cpu_peer_pid(c->fd, &d->server_pid);
+			if (r == -EAFNOSUPPORT)
+				d->server_state = SERVER_CPU_NOT_UNIX;
+			else if (r < 0)
+				d->server_state = SERVER_CPU_NO_PID;
+			else {
+				d->server_state = SERVER_CPU_UNVERIFIED;
+				c->probe = true;
+			}
+			return;
+		}
+}
+
+/* After the traffic: the last thread to end reads the server's CPU time. */
+static void thread_measure_end(struct dthread *t) {
+	struct drive *d = t->d;
+
+	if (t->cpu_started) {
+		uint64_t used = cpu_thread_nsec() - t->cpu_start_nsec;
+		t->cpu_nsec = used - MIN(t->cpu_excluded_nsec, used);
+	}
+	if (atomic_fetch_add(&d->ended, 1) + 1 == d->n_threads && d->server_started)
+		d->server_ended = drive_server_sample(d, &d->server_end);
 }
 
 static void *thread_main(void *userdata) {
@@ -187,6 +258,7 @@ static void *thread_main(void *userdata) {
 		d->t0_nsec = now_nsec();
 		(void)clock_gettime(CLOCK_REALTIME, &d->t0_realtime); /* cannot fail */
 		d->measure_from_nsec = d->t0_nsec + d->p.warmup_usec * NSEC_PER_USEC;
+		drive_name_server(d);
 		atomic_store(&d->running, true);
 	}
 	(void)pthread_barrier_wait(&d->barrier); /* everyone sees t0 from here */
@@ -200,6 +272,7 @@ static void *thread_main(void *userdata) {
 			if (t->conns[i].state == CS_OPEN)
 				conn_fail(&t->conns[i], FAIL_RESET);
 	t->end_nsec = now_nsec();
+	thread_measure_end(t);
 	if (!t->stopped)
 		t->stop_nsec = t->end_nsec; /* ran out of bytes or connections first */
 	for (size_t i = 0; i < t->n; i++)
@@ -217,6 +290,7 @@ static void thread_free(struct dthread *t) {
 	sd_event_source_disable_unref(t->sweep_timer);
 	sd_event_source_disable_unref(t->stop_timer);
 	sd_event_source_disable_unref(t->rate_timer);
+	sd_event_source_disable_unref(t->measure_timer);
 	sd_event_unref(t->event);
 	safe_close(t->wake_fd);
 	free(t->conns);
@@ -413,6 +487,38 @@ static void drive_schedule_sum(const struct drive *d, struct drive_schedule *ret
 	ret->run_usec = stop > d->t0_nsec ? (stop - d->t0_nsec) / NSEC_PER_USEC : 0;
 }
 
+/* The threads' CPU time, and the server's when both readings were made of the process that
+ * held the connection, the same one at the start and at the end. */
+static void drive_cpu_sum(const struct drive *d, struct drive_cpu *ret) {
+	for (unsigned i = 0; i < d->n_threads; i++)
+		if (d->threads[i].cpu_started) {
+			ret->measured = true;
+			ret->client_nsec += d->threads[i].cpu_nsec;
+		}
+	ret->server = d->server_state;
+	ret->server_errno = d->server_errno;
+	ret->server_pid = d->server_pid;
+	if (ret->server != SERVER_CPU_UNVERIFIED)
+		return;
+	if (d->server_checked && d->server_held == 0)
+		ret->server = SERVER_CPU_NOT_HOLDER;
+	else if (d->server_checked && d->server_held < 0) {
+		ret->server = SERVER_CPU_UNREADABLE;
+		ret->server_errno = -d->server_held;
+	} else if (!d->server_checked)
+		ret->server = SERVER_CPU_UNVERIFIED;
+	else if (!d->server_started || !d->server_ended || !ret->measured)
+		ret->server = SERVER_CPU_NOT_MEASURED;
+	else if (d->server_end.start_time != d->server_start.start_time ||
+		 d->server_end.cpu_nsec < d->server_start.cpu_nsec)
+		ret->server = SERVER_CPU_CHANGED;
+	else {
+		ret->server = SERVER_CPU_MEASURED;
+		ret->server_nsec = d->server_end.cpu_nsec - d->server_start.cpu_nsec;
+		ret->server_wall_nsec = d->server_end.at_nsec - d->server_start.at_nsec;
+	}
+}
+
 int drive_finish(struct drive *d, struct drive_result *ret) {
 	uint64_t end = 0;
 
@@ -446,6 +552,7 @@ int drive_finish(struct drive *d, struct drive_result *ret) {
 	ret->interrupted = atomic_load(&d->interrupted);
 	ret->started = d->t0_realtime;
 	drive_schedule_sum(d, &ret->schedule);
+	drive_cpu_sum(d, &ret->cpu);
 	drive_free(d);
 	return 0;
 }

@@ -4,6 +4,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "hist.h"
@@ -69,6 +70,30 @@ struct drive_schedule {
 	uint64_t run_usec;    /* from the start of traffic to the last thread's stop */
 };
 
+/* Why the server's CPU time is not in the report. */
+enum drive_server_cpu {
+	SERVER_CPU_MEASURED,
+	SERVER_CPU_NOT_MEASURED, /* no measured interval: nothing connected, or all warm-up */
+	SERVER_CPU_NOT_UNIX,     /* no peer credentials on this kind of socket */
+	SERVER_CPU_NO_PID,       /* datagrams, or a server in another pid namespace */
+	SERVER_CPU_NOT_HOLDER,   /* the process named does not hold the connection */
+	SERVER_CPU_UNVERIFIED,   /* the probed connection never had an echo to check */
+	SERVER_CPU_UNREADABLE,   /* /proc/PID: server_errno says why */
+	SERVER_CPU_CHANGED,      /* the process exited or was replaced during the run */
+};
+
+/* CPU time over the measured interval: the driver's threads' (not the main thread's, which only
+ * watches), and the server's when it could be read. */
+struct drive_cpu {
+	bool measured;        /* the measured interval began: client_nsec is its CPU time */
+	uint64_t client_nsec; /* summed over the driver's threads */
+	enum drive_server_cpu server;
+	int server_errno;          /* SERVER_CPU_UNREADABLE */
+	pid_t server_pid;          /* 0 if none was named */
+	uint64_t server_nsec;      /* SERVER_CPU_MEASURED: the server's CPU time … */
+	uint64_t server_wall_nsec; /* … over this much time, from one reading to the other */
+};
+
 struct drive_result {
 	uint64_t opened;                     /* connections connect() accepted */
 	uint64_t connected;                  /* of them, those that completed an echo */
@@ -84,7 +109,8 @@ struct drive_result {
 	struct drive_mismatch mismatches[DRIVE_MISMATCHES_MAX]; /* the first few */
 	uint64_t n_mismatches;
 	struct drive_schedule schedule; /* open loop */
-	struct hist hist;               /* measured latencies */
+	struct drive_cpu cpu;
+	struct hist hist; /* measured latencies */
 };
 
 /* Live figures for progress and periodic lines; read while the run goes on. */

@@ -13,7 +13,8 @@ const char *const report_csv_header =
 	"mib_per_s,p50_us,p90_us,p99_us,p99_9_us,max_us,mean_us,stddev_us,refused,connect_failed,"
 	"connect_timeout,reset,eof_early,timed_out,verify_failures,short_connections,"
 	"closed_by_server,lost,connections_opened,target_per_s,achieved_per_s,unsent,min_us,"
-	"socket,threads,interrupted,timestamp,exit_status";
+	"socket,threads,interrupted,timestamp,exit_status,"
+	"client_cpu_ns_per_rt,client_cores,server_cpu_ns_per_rt,server_cores";
 
 /* The columns up to rate: what the line is, and what was asked for. */
 void report_csv_params(FILE *f, const char *kind, const char *command,
@@ -43,6 +44,31 @@ size_t report_csv_columns_after(size_t n) {
 	for (const char *c = strchr(report_csv_header, ','); c; c = strchr(c + 1, ','))
 		columns++;
 	return columns - n;
+}
+
+/* CPU per round trip and in cores, client then server; empty where there is no figure. */
+static void csv_cpu(FILE *f, const struct drive_result *r) {
+	const struct drive_cpu *c = &r->cpu;
+	char why[CPU_ABSENT_MAX];
+	const struct {
+		bool have;
+		uint64_t nsec, wall_nsec;
+	} side[] = {
+		{ c->measured, c->client_nsec, r->elapsed_usec * NSEC_PER_USEC },
+		{ !report_cpu_server_absent(c, why, sizeof(why)), c->server_nsec,
+		  c->server_wall_nsec },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(side); i++) {
+		if (side[i].have && r->round_trips)
+			fprintf(f, ",%.1f", (double)side[i].nsec / (double)r->round_trips);
+		else
+			fputc(',', f);
+		if (side[i].have)
+			fprintf(f, ",%.3f", report_cores(side[i].nsec, side[i].wall_nsec));
+		else
+			fputc(',', f);
+	}
 }
 
 /* One CSV line, without its end: the suite adds a column. */
@@ -77,6 +103,7 @@ void report_csv_row(FILE *f, const struct client_opts *o, const char *command,
 	fprintf(f, ",%u,%s,%s,%d", (unsigned)MIN((uint64_t)p->threads, p->connections),
 		r->interrupted ? "true" : "false",
 		report_timestamp_text(ts, sizeof(ts), &r->started), report_exit_status(r));
+	csv_cpu(f, r);
 }
 
 void report_csv_string(FILE *f, const char *s) {

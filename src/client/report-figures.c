@@ -2,6 +2,7 @@
 /* The figures every format derives from a run: error totals, the open loop's schedule against
  * its target, the exit status, rates, the start time, and which percentiles are shown. Below
  * report.c, report-json.c and report-csv.c; it calls none of them. */
+#include <string.h>
 #include <time.h>
 
 #include "macro.h"
@@ -55,3 +56,38 @@ double report_per_second(uint64_t n, uint64_t usec) {
 
 const double report_percentiles[] = { 50, 90, 99, 99.9 };
 const char *const report_percentile_keys[] = { "p50", "p90", "p99", "p99_9" };
+
+double report_cores(uint64_t cpu_nsec, uint64_t wall_nsec) {
+	return wall_nsec ? (double)cpu_nsec / (double)wall_nsec : 0.0;
+}
+
+/* Why the server's CPU time is missing, in words for every format; NULL when it is there. */
+const char *report_cpu_server_absent(const struct drive_cpu *c, char *buf, size_t len) {
+	switch (c->server) {
+		case SERVER_CPU_MEASURED:
+			return NULL;
+		case SERVER_CPU_NOT_UNIX:
+			return "not a unix socket: no peer credentials";
+		case SERVER_CPU_NO_PID:
+			return "no peer pid: a datagram socket, or a server in another pid "
+			       "namespace";
+		case SERVER_CPU_NOT_HOLDER:
+			snprintf(buf, len,
+				 "pid %d made the socket but does not hold the connection: "
+				 "a forking server, or socket activation",
+				 (int)c->server_pid);
+			return buf;
+		case SERVER_CPU_UNVERIFIED:
+			return "no echo on the connection that checks who the server is";
+		case SERVER_CPU_UNREADABLE:
+			snprintf(buf, len, "/proc/%d: %s", (int)c->server_pid,
+				 strerror(c->server_errno));
+			return buf;
+		case SERVER_CPU_CHANGED:
+			snprintf(buf, len, "pid %d exited or was replaced during the run",
+				 (int)c->server_pid);
+			return buf;
+		default:
+			return "nothing measured";
+	}
+}

@@ -31,6 +31,11 @@ char *report_timestamp_text(char *buf, size_t len, const struct timespec *t);
 
 double report_per_second(uint64_t n, uint64_t usec);
 
+/* CPU time as a share of one core over wall_nsec; the server's, or why it is missing. */
+double report_cores(uint64_t cpu_nsec, uint64_t wall_nsec);
+#define CPU_ABSENT_MAX 160
+const char *report_cpu_server_absent(const struct drive_cpu *c, char *buf, size_t len);
+
 /* The percentiles shown, and their JSON keys, in the same order. */
 extern const double report_percentiles[4];
 extern const char *const report_percentile_keys[4];

@@ -99,6 +99,45 @@ void report_json_params(FILE *f, const struct client_opts *o, const struct drive
 		(double)p->connect_timeout_usec / 1e6, (double)p->io_timeout_usec / 1e6);
 }
 
+/* One side's CPU time: per round trip (null without any) and as a share of a core. */
+static void json_cpu_side(FILE *f, pid_t pid, uint64_t nsec, uint64_t wall_nsec,
+			  uint64_t round_trips) {
+	fputc('{', f);
+	if (pid > 0)
+		fprintf(f, "\"pid\": %d, ", (int)pid);
+	fprintf(f, "\"cpu_s\": %.6f, \"ns_per_round_trip\": ", (double)nsec / 1e9);
+	if (round_trips)
+		fprintf(f, "%.1f", (double)nsec / (double)round_trips);
+	else
+		fputs("null", f);
+	fprintf(f, ", \"cores\": %.3f}", report_cores(nsec, wall_nsec));
+}
+
+static void json_cpu(FILE *f, const struct drive_result *r) {
+	const struct drive_cpu *c = &r->cpu;
+	char why[CPU_ABSENT_MAX];
+	const char *absent = report_cpu_server_absent(c, why, sizeof(why));
+
+	fputs("{\"client\": ", f);
+	if (c->measured)
+		json_cpu_side(f, 0, c->client_nsec, r->elapsed_usec * NSEC_PER_USEC,
+			      r->round_trips);
+	else
+		fputs("null", f);
+	fputs(", \"server\": ", f);
+	if (absent)
+		fputs("null", f);
+	else
+		json_cpu_side(f, c->server_pid, c->server_nsec, c->server_wall_nsec,
+			      r->round_trips);
+	fputs(", \"server_absent\": ", f);
+	if (absent)
+		report_json_string(f, absent);
+	else
+		fputs("null", f);
+	fputs("}", f);
+}
+
 void report_json_result(FILE *f, const struct drive_params *p, const struct drive_result *r) {
 	fprintf(f,
 		"{\"connections\": %" PRIu64 ", \"connections_opened\": %" PRIu64
@@ -120,6 +159,8 @@ void report_json_result(FILE *f, const struct drive_params *p, const struct driv
 		fputs("null", f);
 	fputs(", \"rate\": ", f);
 	json_schedule(f, p, &r->schedule);
+	fputs(", \"cpu\": ", f);
+	json_cpu(f, r);
 	fputs(", \"errors\": ", f);
 	json_errors(f, &r->errors);
 	fputs(", \"connect_error\": ", f);

@@ -88,6 +88,35 @@ static void text_schedule(FILE *f, const struct drive_params *p, const struct dr
 				: "the client could not send fast enough (try more --threads)");
 }
 
+/* "2.10us/round trip (0.85 core)", or the share of a core alone without round trips. */
+static void text_cpu_side(FILE *f, uint64_t nsec, uint64_t wall_nsec, uint64_t round_trips) {
+	char b[32];
+
+	if (round_trips)
+		fprintf(f, "%s/round trip (%.2f core)",
+			latency_text(b, sizeof(b), (nsec + round_trips / 2) / round_trips),
+			report_cores(nsec, wall_nsec));
+	else
+		fprintf(f, "%.2f core", report_cores(nsec, wall_nsec));
+}
+
+static void text_cpu(FILE *f, const struct drive_result *r) {
+	const struct drive_cpu *c = &r->cpu;
+	char why[CPU_ABSENT_MAX];
+	const char *absent = report_cpu_server_absent(c, why, sizeof(why));
+
+	if (!c->measured)
+		return; /* nothing was: the lines below say so */
+	fputs("  cpu           client ", f);
+	text_cpu_side(f, c->client_nsec, r->elapsed_usec * NSEC_PER_USEC, r->round_trips);
+	fputs(", server ", f);
+	if (absent)
+		fprintf(f, "n/a (%s)", absent);
+	else
+		text_cpu_side(f, c->server_nsec, c->server_wall_nsec, r->round_trips);
+	fputc('\n', f);
+}
+
 static void text_latency(FILE *f, const struct hist *h) {
 	char b[5][32];
 
@@ -160,6 +189,7 @@ static void text_run(FILE *f, const struct client_opts *o, const struct drive_pa
 	if (p->mode == DRIVE_OPEN)
 		text_schedule(f, p, &r->schedule);
 	text_latency(f, &r->hist);
+	text_cpu(f, r);
 	text_errors(f, r);
 	if (r->connect_errno)
 		report_text_connect_error(f, o, p, r->connect_errno);

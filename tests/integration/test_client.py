@@ -157,7 +157,7 @@ def test_json_has_every_documented_key_and_csv_matches(ipcd):
     assert set(doc["result"]) == {
         "connections", "connect_s", "elapsed_s", "round_trips", "bytes_sent", "bytes_received",
         "round_trips_per_s", "mib_per_s", "interrupted", "latency_us", "errors", "mismatches",
-        "exit_status", "connections_opened", "rate", "connect_error", "timestamp"}
+        "exit_status", "connections_opened", "rate", "connect_error", "timestamp", "cpu"}
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", doc["result"]["timestamp"])
     assert set(doc["result"]["latency_us"]) == {
         "count", "min", "p50", "p90", "p99", "p99_9", "max", "mean", "stddev", "overflow"}
