@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "client-opts.h"
+#include "cpulist.h"
 #include "macro.h"
 #include "parse.h"
 #include "sockaddr.h"
@@ -64,6 +65,7 @@ enum {
 	OPT_IO_TIMEOUT,
 	OPT_VERSION,
 	OPT_HISTOGRAM,
+	OPT_CPUS,
 };
 
 /* Which commands take each option. */
@@ -89,6 +91,7 @@ static const struct {
 	{ OPT_NO_VERIFY, "--no-verify", ALL_COMMANDS & ~BIT(CMD_ECHO) },
 	/* A suite is many runs: one file would not say which. */
 	{ OPT_HISTOGRAM, "--histogram", BIT(CMD_LOAD) | BIT(CMD_RATE) | BIT(CMD_PING) },
+	{ OPT_CPUS, "--cpus", RUNS },
 };
 
 static void help(void) {
@@ -123,6 +126,7 @@ static void help(void) {
 	       "  -i, --interval TIME      ping: time between round trips (1s); others: a line per "
 	       "TIME\n"
 	       "      --warmup TIME        load, rate: leave the first TIME out of the figures\n"
+	       "      --cpus LIST          pin thread i to the i-th CPU of LIST (0,2 or 0-3)\n"
 	       "      --verify, --no-verify  check every echoed byte (default: on)\n"
 	       "      --json, --csv        machine-readable result on stdout\n"
 	       "      --histogram FILE     load, rate, ping: latency distribution to FILE, "
@@ -187,6 +191,32 @@ static int parse_number(const char *opt, const char *value, enum number_kind kin
 		return fail(err, len, "%s '%s': out of range (allowed: %s to %s)", opt, value, lo,
 			    hi);
 	*ret = v;
+	return 0;
+}
+
+/* --cpus: a list of CPUs, every one of them among those this process may run on. */
+static int parse_cpus(const char *value, struct client_opts *o, char *err, size_t len) {
+	char allowed_text[CPULIST_MAX];
+	cpu_set_t allowed, outside;
+	int r;
+
+	r = cpulist_parse(value, &o->cpus);
+	if (r < 0)
+		return fail(err, len, "--cpus '%s': %s", value,
+			    r == -ERANGE ? "a CPU number is too large"
+					 : "not a CPU list (such as 0, 0,2 or 0-3)");
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) < 0)
+		return fail(err, len, "--cpus '%s': cannot read the CPUs allowed: %s", value,
+			    strerror(errno));
+	CPU_AND(&outside, &o->cpus, &allowed);
+	CPU_XOR(&outside, &outside, &o->cpus);
+	if (CPU_COUNT(&outside) > 0) {
+		char bad[CPULIST_MAX];
+		return fail(err, len, "--cpus '%s': CPU %s not allowed here (allowed: %s)", value,
+			    cpulist_format(bad, sizeof(bad), &outside),
+			    cpulist_format(allowed_text, sizeof(allowed_text), &allowed));
+	}
+	o->pinned = true;
 	return 0;
 }
 
@@ -347,6 +377,7 @@ static int collect(int argc, char **argv, const char *command, struct given *g,
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "help", no_argument, NULL, 'h' },
+		{ "cpus", required_argument, NULL, OPT_CPUS },
 		{},
 	};
 	int c;
@@ -553,12 +584,16 @@ int client_opts_parse(int argc, char **argv, struct client_opts *ret, char *err,
 		       report_interval_usec);
 	}
 	NUMBER(OPT_TOTAL, "--total", NUM_SIZE, 1, UINT64_C(1) << 56, total_bytes);
+	if (g.set[OPT_CPUS] && (r = parse_cpus(g.value[OPT_CPUS], &o, err, len)) < 0)
+		return r;
 	{
 		uint64_t threads = 0;
 		if (g.set['j'] && (r = parse_number("-j", g.value['j'], NUM_COUNT, 1, THREADS_MAX,
 						    &threads, err, len)) < 0)
 			return r;
-		o.threads = threads ? (unsigned)threads : cpu_count();
+		o.threads = threads    ? (unsigned)threads
+			    : o.pinned ? (unsigned)CPU_COUNT(&o.cpus)
+				       : cpu_count();
 	}
 	r = check_combinations(&o, &g, err, len);
 	if (r < 0)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -54,6 +55,9 @@ struct client_opts {
 	uint64_t ping_interval_usec; /* ping --interval */
 	const char *suite;
 	const char *histogram; /* --histogram FILE: the distribution after the run, or NULL */
+
+	bool pinned;    /* --cpus: the driver's threads are pinned … */
+	cpu_set_t cpus; /* … one to each of these, round robin; all of them for the rest */
 };
 
 #define CLIENT_ERROR_MAX 256

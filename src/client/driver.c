@@ -15,6 +15,7 @@
 #include <systemd/sd-event.h>
 #include <time.h>
 
+#include "cpulist.h"
 #include "driver-internal.h"
 #include "driver.h"
 #include "macro.h"
@@ -360,6 +361,26 @@ static int thread_init(struct drive *d, struct dthread *t, unsigned index) {
 	return r < 0 ? r : 0;
 }
 
+/* Starts a thread, on its own CPU when pinned: the i-th of the list, round robin. */
+static int thread_create(struct drive *d, struct dthread *t) {
+	pthread_attr_t attr;
+	cpu_set_t one;
+	int r;
+
+	if (!d->p.pinned)
+		return -pthread_create(&t->thread, NULL, thread_main, t);
+	CPU_ZERO(&one);
+	CPU_SET(cpulist_nth(&d->p.cpus, t->index), &one);
+	r = -pthread_attr_init(&attr);
+	if (r < 0)
+		return r;
+	r = -pthread_attr_setaffinity_np(&attr, sizeof(one), &one);
+	if (r >= 0)
+		r = -pthread_create(&t->thread, &attr, thread_main, t);
+	pthread_attr_destroy(&attr);
+	return r;
+}
+
 int drive_start(const struct drive_params *p, struct drive **ret) {
 	struct drive *d = calloc(1, sizeof(*d));
 	unsigned started = 0;
@@ -392,8 +413,7 @@ int drive_start(const struct drive_params *p, struct drive **ret) {
 	d->connect_start_nsec = now_nsec();
 	pthread_mutex_lock(&d->gate);
 	for (; started < d->n_threads; started++) {
-		r = -pthread_create(&d->threads[started].thread, NULL, thread_main,
-				    &d->threads[started]);
+		r = thread_create(d, &d->threads[started]);
 		if (r < 0)
 			break;
 		d->threads[started].thread_started = true;

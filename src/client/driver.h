@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -39,6 +40,8 @@ struct drive_params {
 	bool intervals; /* keep each interval's latencies for drive_interval_take() */
 	uint64_t connect_timeout_usec;
 	uint64_t io_timeout_usec;
+	bool pinned;    /* thread i runs on the i-th CPU of cpus, round robin */
+	cpu_set_t cpus; /* pinned: those CPUs; else the CPUs the process may use (for the report) */
 };
 
 /* Error counts, each a number of connections but lost, a number of messages. */

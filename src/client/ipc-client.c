@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +97,10 @@ int main(int argc, char **argv) {
 		fprintf(stderr, "ipc-client: %s\nTry 'ipc-client --help'.\n", err);
 		return 2;
 	}
+	/* The main thread too, and through it whatever the driver starts without a CPU of its own.
+	 */
+	if (r == 0 && o.pinned && sched_setaffinity(0, sizeof(o.cpus), &o.cpus) < 0)
+		r = negative_errno();
 	if (r < 0 || (r = monitor_block_signals()) < 0) {
 		fprintf(stderr, "ipc-client: %s\n", strerror(-r));
 		return EXIT_FAILURE;

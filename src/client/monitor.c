@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The main thread during a run: signals, progress bar, periodic lines, the end. */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,4 +200,9 @@ void monitor_params(const struct client_opts *o, enum drive_mode mode, struct dr
 	};
 	/* Checked when the options were parsed. */
 	(void)socket_address_parse(o->socket, &ret->address);
+	ret->pinned = o->pinned;
+	if (o->pinned)
+		ret->cpus = o->cpus;
+	else if (sched_getaffinity(0, sizeof(ret->cpus), &ret->cpus) < 0)
+		CPU_ZERO(&ret->cpus); /* the report then names no CPUs */
 }

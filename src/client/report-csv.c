@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "cpulist.h"
 #include "macro.h"
 #include "report-internal.h"
 
@@ -14,7 +15,7 @@ const char *const report_csv_header =
 	"connect_timeout,reset,eof_early,timed_out,verify_failures,short_connections,"
 	"closed_by_server,lost,connections_opened,target_per_s,achieved_per_s,unsent,min_us,"
 	"socket,threads,interrupted,timestamp,exit_status,"
-	"client_cpu_ns_per_rt,client_cores,server_cpu_ns_per_rt,server_cores";
+	"client_cpu_ns_per_rt,client_cores,server_cpu_ns_per_rt,server_cores,pinned,cpus";
 
 /* The columns up to rate: what the line is, and what was asked for. */
 void report_csv_params(FILE *f, const char *kind, const char *command,
@@ -74,7 +75,7 @@ static void csv_cpu(FILE *f, const struct drive_result *r) {
 /* One CSV line, without its end: the suite adds a column. */
 void report_csv_row(FILE *f, const struct client_opts *o, const char *command,
 		    const struct drive_params *p, const struct drive_result *r) {
-	char ts[TIMESTAMP_MAX];
+	char ts[TIMESTAMP_MAX], cpus[CPULIST_MAX];
 	const struct hist *h = &r->hist;
 	const struct drive_errors *e = &r->errors;
 
@@ -104,6 +105,9 @@ void report_csv_row(FILE *f, const struct client_opts *o, const char *command,
 		r->interrupted ? "true" : "false",
 		report_timestamp_text(ts, sizeof(ts), &r->started), report_exit_status(r));
 	csv_cpu(f, r);
+	/* Quoted: "0,2" holds a comma. */
+	fprintf(f, ",%s,", p->pinned ? "true" : "false");
+	report_csv_string(f, cpulist_format(cpus, sizeof(cpus), &p->cpus));
 }
 
 void report_csv_string(FILE *f, const char *s) {

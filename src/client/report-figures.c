@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cpulist.h"
 #include "macro.h"
 #include "report-internal.h"
 
@@ -90,4 +91,19 @@ const char *report_cpu_server_absent(const struct drive_cpu *c, char *buf, size_
 		default:
 			return "nothing measured";
 	}
+}
+
+/* "pinned to CPU 0" and "pinned to CPUs 0,2, a thread to each in turn", or "not pinned (CPUs 0-1
+ * allowed)". */
+char *report_placement_text(char *buf, size_t len, const struct drive_params *p) {
+	char cpus[CPULIST_MAX];
+
+	cpulist_format(cpus, sizeof(cpus), &p->cpus);
+	if (!p->pinned)
+		snprintf(buf, len, "not pinned (CPUs %s allowed)", cpus[0] ? cpus : "unknown");
+	else if (CPU_COUNT(&p->cpus) == 1)
+		snprintf(buf, len, "pinned to CPU %s", cpus);
+	else
+		snprintf(buf, len, "pinned to CPUs %s, a thread to each in turn", cpus);
+	return buf;
 }

@@ -36,6 +36,10 @@ double report_cores(uint64_t cpu_nsec, uint64_t wall_nsec);
 #define CPU_ABSENT_MAX 160
 const char *report_cpu_server_absent(const struct drive_cpu *c, char *buf, size_t len);
 
+/* Where the threads ran: pinned to which CPUs, or not and which were allowed. */
+#define PLACEMENT_MAX 320
+char *report_placement_text(char *buf, size_t len, const struct drive_params *p);
+
 /* The percentiles shown, and their JSON keys, in the same order. */
 extern const double report_percentiles[4];
 extern const char *const report_percentile_keys[4];

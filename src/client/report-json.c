@@ -6,6 +6,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "cpulist.h"
 #include "macro.h"
 #include "report-internal.h"
 
@@ -82,6 +83,8 @@ void report_json_machine(FILE *f) {
 }
 
 void report_json_params(FILE *f, const struct client_opts *o, const struct drive_params *p) {
+	char cpus[CPULIST_MAX];
+
 	fputs("{\"socket\": ", f);
 	report_json_string(f, o->socket);
 	fprintf(f,
@@ -89,7 +92,7 @@ void report_json_params(FILE *f, const struct client_opts *o, const struct drive
 		", \"chunk\": %" PRIu64 ", \"depth\": %" PRIu64 ", \"rate\": %" PRIu64
 		", \"bytes_per_connection\": %" PRIu64 ", \"total_bytes\": %" PRIu64
 		", \"duration_s\": %.6g, \"warmup_s\": %.6g, \"threads\": %u, \"verify\": %s"
-		", \"connect_timeout_s\": %.6g, \"io_timeout_s\": %.6g}",
+		", \"connect_timeout_s\": %.6g, \"io_timeout_s\": %.6g",
 		client_type_to_string(p->type), p->mode == DRIVE_OPEN ? "open" : "closed",
 		p->connections, p->chunk, p->mode == DRIVE_CLOSED ? p->depth : 0,
 		p->mode == DRIVE_OPEN ? p->rate : 0, p->bytes_per_conn,
@@ -97,6 +100,8 @@ void report_json_params(FILE *f, const struct client_opts *o, const struct drive
 		(double)p->duration_usec / 1e6, (double)p->warmup_usec / 1e6,
 		(unsigned)MIN((uint64_t)p->threads, p->connections), p->verify ? "true" : "false",
 		(double)p->connect_timeout_usec / 1e6, (double)p->io_timeout_usec / 1e6);
+	fprintf(f, ", \"placement\": {\"pinned\": %s, \"cpus\": \"%s\"}}",
+		p->pinned ? "true" : "false", cpulist_format(cpus, sizeof(cpus), &p->cpus));
 }
 
 /* One side's CPU time: per round trip (null without any) and as a share of a core. */

@@ -166,6 +166,7 @@ static bool header_printed(const struct client_opts *o) {
 static void text_run(FILE *f, const struct client_opts *o, const struct drive_params *p,
 		     const struct drive_result *r) {
 	char a[FORMAT_SIZE_MAX], b[FORMAT_SIZE_MAX], d[FORMAT_DURATION_MAX], ts[TIMESTAMP_MAX];
+	char pl[PLACEMENT_MAX];
 
 	if (!header_printed(o))
 		text_header(f, o, p, r->interrupted ? " (interrupted)\n" : "\n");
@@ -190,6 +191,7 @@ static void text_run(FILE *f, const struct client_opts *o, const struct drive_pa
 		text_schedule(f, p, &r->schedule);
 	text_latency(f, &r->hist);
 	text_cpu(f, r);
+	fprintf(f, "  placement     %s\n", report_placement_text(pl, sizeof(pl), p));
 	text_errors(f, r);
 	if (r->connect_errno)
 		report_text_connect_error(f, o, p, r->connect_errno);
@@ -236,7 +238,7 @@ static const char *suite_note(const struct suite_row *row) {
 }
 
 void report_suite(FILE *f, const struct client_opts *o, const struct suite_row *rows, size_t n) {
-	char l[2][32];
+	char l[2][32], pl[PLACEMENT_MAX];
 
 	switch (report_format(o)) {
 		case REPORT_JSON:
@@ -286,8 +288,9 @@ void report_suite(FILE *f, const struct client_opts *o, const struct suite_row *
 			}
 			break;
 		case REPORT_TEXT:
-			fprintf(f, "ipc-client suite %s: %s, %s\n\n", o->suite,
-				client_type_to_string(rows[0].params.type), o->socket);
+			fprintf(f, "ipc-client suite %s: %s, %s, %s\n\n", o->suite,
+				client_type_to_string(rows[0].params.type), o->socket,
+				report_placement_text(pl, sizeof(pl), &rows[0].params));
 			fprintf(f, "%-13s %11s %8s %12s %12s %10s %10s %10s %8s\n", "workload",
 				"connections", "bytes", "round trips", "rt/s", "MiB/s", "p50",
 				"p99", "errors");

@@ -152,7 +152,7 @@ def test_json_has_every_documented_key_and_csv_matches(ipcd):
     assert set(doc["parameters"]) == {
         "socket", "type", "mode", "connections", "chunk", "depth", "rate",
         "bytes_per_connection", "total_bytes", "duration_s", "warmup_s", "threads", "verify",
-        "connect_timeout_s", "io_timeout_s"}
+        "connect_timeout_s", "io_timeout_s", "placement"}
     assert doc["parameters"]["socket"] == d.sock
     assert set(doc["result"]) == {
         "connections", "connect_s", "elapsed_s", "round_trips", "bytes_sent", "bytes_received",

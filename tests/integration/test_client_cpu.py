@@ -2,17 +2,19 @@
 """ipc-client reports CPU time (issue 15, item 2): the client's and the server's, per round trip
 and in cores, in text, JSON and CSV, the server's read from /proc for the process that holds the
 connection, and absent with the reason when no such process can be read: a forking server
-(socat), a datagram socket."""
+(socat), a datagram socket. And --cpus pins the threads (item 3), which every report states."""
 
+import contextlib
 import csv
 import io
 import json
+import os
 import re
 import subprocess
 
 import pytest
 
-from conftest import IPC_CLIENT, socat_echo
+from conftest import IPC_CLIENT, socat_echo, wait_until
 
 UNITS = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}
 CPU_LINE = re.compile(r"^  cpu +client (\d+(?:\.\d+)?)(ns|us|ms|s)/round trip \(([\d.]+) core\), "
@@ -116,7 +118,94 @@ def test_suite_rows_carry_cpu(ipcd, fmt):
         assert rows and all(r["result"]["cpu"]["client"]["cores"] > 0 for r in rows), out
     else:
         header, *rows = list(csv.reader(io.StringIO(out)))
-        assert header[-5:] == ["client_cpu_ns_per_rt", "client_cores", "server_cpu_ns_per_rt",
-                               "server_cores", "note"], header
+        assert {"client_cpu_ns_per_rt", "client_cores", "server_cpu_ns_per_rt",
+                "server_cores"} <= set(header) and header[-1] == "note", header
         ran = [dict(zip(header, r)) for r in rows if not r[-1].startswith("skipped")]
         assert ran and all(float(r["client_cores"]) > 0 for r in ran), out
+
+
+# Placement (issue 15, item 3): --cpus pins the threads, and every report says where they ran.
+
+def allowed_cpus():
+    return sorted(os.sched_getaffinity(0))
+
+
+def cpus_allowed_lists(pid):
+    """Cpus_allowed_list of each of a process's threads."""
+    lists = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(FileNotFoundError):
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                for line in f:
+                    if line.startswith("Cpus_allowed_list:"):
+                        lists[int(tid)] = line.split()[1]
+    return lists
+
+
+def test_without_cpus_the_report_says_not_pinned(ipcd):
+    d = ipcd().start_ready()
+    out = ping_pong(d.sock)
+    cpus = ",".join(map(str, allowed_cpus())) if len(allowed_cpus()) == 1 else None
+    m = re.search(r"^  placement     not pinned \(CPUs (\S+) allowed\)$", out, re.M)
+    assert m, out
+    assert cpus is None or m[1] == cpus, out
+    doc = json.loads(ping_pong(d.sock, "--json"))
+    assert doc["parameters"]["placement"]["pinned"] is False, doc["parameters"]
+
+
+def run_watching_threads(args, settled):
+    """Runs ipc-client, sampling its threads' CPU lists until settled(lists) or its end (a thread
+    just made may show its creator's CPUs for a moment); the output and the last sample."""
+    p = subprocess.Popen([IPC_CLIENT, *args, "--progress", "never"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    seen = [[]]
+    try:
+        wait_until(lambda: p.poll() is not None or
+                   seen.append(sorted(cpus_allowed_lists(p.pid).values())) or settled(seen[-1]),
+                   5, "the driver's threads on their CPUs")
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait(10)
+    assert p.returncode == 0, out + err
+    return out, seen[-1]
+
+
+def test_cpus_pins_every_thread_while_it_runs(ipcd):
+    d = ipcd().start_ready()
+    cpu = str(allowed_cpus()[0])
+    # Main thread and two driver threads, all on that CPU.
+    out, lists = run_watching_threads(["load", "-s", d.sock, "-b", "1", "-c", "2", "-j", "2",
+                                       "-t", "2", "--cpus", cpu], lambda l: len(l) >= 3)
+    assert len(lists) >= 3 and set(lists) == {cpu}, lists
+    assert re.search(rf"^  placement     pinned to CPU {cpu}$", out, re.M), out
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs")
+def test_cpus_list_deals_one_cpu_to_each_thread(ipcd):
+    d = ipcd().start_ready()
+    a, b = allowed_cpus()[:2]
+    both = f"{a}-{b}" if b == a + 1 else f"{a},{b}"
+    # The main thread on both, then one driver thread (two by default: one per CPU) on each.
+    want = sorted([both, str(a), str(b)])
+    out, lists = run_watching_threads(["load", "-s", d.sock, "-b", "1", "-c", "2", "-t", "2",
+                                       "--cpus", f"{a},{b}", "--csv"], lambda l: l == want)
+    assert lists == want, lists
+    header, row = list(csv.reader(io.StringIO(out)))
+    v = dict(zip(header, row))
+    assert v["pinned"] == "true" and v["threads"] == "2" and v["cpus"] == both, v
+
+
+@pytest.mark.parametrize("cpus", ["4096", "1-0", "x", "0,", ""])
+def test_cpus_that_are_not_a_list_are_a_usage_error(cpus):
+    rc, out, err = client("load", "-s", "/nonexistent", "--cpus", cpus)
+    assert rc == 2 and f"--cpus '{cpus}': " in err and "Try 'ipc-client --help'." in err, \
+        out + err
+
+
+def test_cpus_not_allowed_here_are_a_usage_error():
+    outside = max(allowed_cpus()) + 1
+    rc, out, err = client("load", "-s", "/nonexistent", "--cpus", f"0-{outside}")
+    assert rc == 2 and f"CPU {outside} not allowed here" in err, out + err
+    assert out == "", out
