@@ -128,6 +128,26 @@ def is_closed_by_peer(s, timeout=5.0):
         return False
 
 
+def run_ipcd(*args, timeout=10):
+    """ipcd run to its end (--check-config, --help, a refused start): its exit and output."""
+    return subprocess.run([IPCD, *args], capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+
+
+def write_file(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
 @contextlib.contextmanager
 def socat_echo(workdir):
     """socat's echo server on a unix stream socket: yields its path; stopped by pid after."""

@@ -10,17 +10,7 @@ import subprocess
 import pytest
 
 from conftest import IPCD, unix_listening, wait_until
-
-
-def run(*args, timeout=10):
-    return subprocess.run([IPCD, *args], capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
-
-
-def write(path, text):
-    with open(path, "w") as f:
-        f.write(text)
-    return path
+from conftest import run_ipcd as run, write_file as write
 
 
 def check_errors(workdir, text):

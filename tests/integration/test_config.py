@@ -5,17 +5,7 @@ import os
 import subprocess
 
 from conftest import IPCD, SRCDIR, connect, is_closed_by_peer
-
-
-def run(*args, timeout=10):
-    return subprocess.run([IPCD, *args], capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
-
-
-def write(path, text):
-    with open(path, "w") as f:
-        f.write(text)
-    return path
+from conftest import run_ipcd as run, write_file as write
 
 
 def test_version_and_help():

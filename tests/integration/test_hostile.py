@@ -12,15 +12,7 @@ import subprocess
 import sys
 import time
 
-from conftest import IPC_CLIENT, connect, recv_exact, recv_until_eof, wait_until
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
+from conftest import IPC_CLIENT, connect, recv_exact, recv_until_eof, rss_kib, wait_until
 
 
 def start_load(d, *args):

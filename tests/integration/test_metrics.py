@@ -20,7 +20,7 @@ import urllib.request
 import pytest
 
 from conftest import (IPC_CLIENT, IPCD, connect, is_closed_by_peer, recv_exact, recv_until_eof,
-                      unix_listening, wait_until)
+                      rss_kib, unix_listening, wait_until)
 
 FAMILIES = {
     "ipcd_build_info": "gauge",
@@ -221,14 +221,6 @@ def reload(d):
     start = len(d.notify.poll())
     d.signal(signal.SIGHUP)
     d.notify.wait_for("READY=1", d.notify.wait_for("RELOADING=1", start) + 1)
-
-
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 # 1. curl, and the counts after known traffic
