@@ -171,8 +171,8 @@ static int read_start_time(pid_t pid, uint64_t *ret) {
 	if (r < 0)
 		return r;
 	p = strrchr(buf, ')');
-	/* After ") " come fields 3 (state) onwards: 22 is the 20th of them. */
-	for (int field = 3; p && field < 22; field++)
+	/* Each step finds the space before the next field: ") S" is the one before field 3. */
+	for (int field = 3; p && field <= 22; field++)
 		p = strchr(p + 1, ' ');
 	if (!p)
 		return -EBADMSG;
