@@ -60,6 +60,9 @@ struct client_opts {
 	cpu_set_t cpus; /* … one to each of these, round robin; all of them for the rest */
 };
 
+/* --help: the usage text on stdout (client-opts-help.c). */
+void client_opts_help(void);
+
 #define CLIENT_ERROR_MAX 256
 
 /*
