@@ -2,7 +2,9 @@
 /*
  * The metrics endpoint's connections, on the main loop: accept, read one request head, answer
  * it with a snapshot taken then, close. The echo never waits for it: the workers' counters are
- * read without a lock, and a slow or silent client only holds its own slot until its deadline.
+ * read without a lock (only the top users are read under admit's lock, which a connect or close
+ * takes too, for one walk of its table), and a slow or silent client only holds its own slot
+ * until its deadline.
  */
 #include <errno.h>
 #include <stdio.h>
