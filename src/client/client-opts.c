@@ -66,6 +66,8 @@ enum {
 	OPT_VERSION,
 	OPT_HISTOGRAM,
 	OPT_CPUS,
+	OPT_EXPORT_JSON,
+	OPT_EXPORT_SVG,
 };
 
 /* Which commands take each option. */
@@ -76,7 +78,7 @@ static const struct {
 } option_commands[] = {
 	{ 'c', "-c", BIT(CMD_LOAD) | BIT(CMD_RATE) },
 	{ 'b', "-b", BIT(CMD_LOAD) | BIT(CMD_RATE) | BIT(CMD_PING) },
-	{ 'n', "-n", BIT(CMD_LOAD) | BIT(CMD_PING) },
+	{ 'n', "-n", BIT(CMD_LOAD) | BIT(CMD_PING) | BIT(CMD_SUITE) },
 	{ OPT_TOTAL, "--total", BIT(CMD_LOAD) },
 	{ 't', "-t", BIT(CMD_LOAD) | BIT(CMD_RATE) },
 	{ OPT_DEPTH, "--depth", BIT(CMD_LOAD) },
@@ -92,6 +94,8 @@ static const struct {
 	/* A suite is many runs: one file would not say which. */
 	{ OPT_HISTOGRAM, "--histogram", BIT(CMD_LOAD) | BIT(CMD_RATE) | BIT(CMD_PING) },
 	{ OPT_CPUS, "--cpus", RUNS },
+	{ OPT_EXPORT_JSON, "--export-json", BIT(CMD_SUITE) },
+	{ OPT_EXPORT_SVG, "--export-svg", BIT(CMD_SUITE) },
 };
 
 _printf_(3, 4) static int fail(char *err, size_t len, const char *fmt, ...) {
@@ -325,6 +329,8 @@ static int collect(int argc, char **argv, const char *command, struct given *g,
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "help", no_argument, NULL, 'h' },
 		{ "cpus", required_argument, NULL, OPT_CPUS },
+		{ "export-json", required_argument, NULL, OPT_EXPORT_JSON },
+		{ "export-svg", required_argument, NULL, OPT_EXPORT_SVG },
 		{},
 	};
 	int c;
@@ -345,6 +351,12 @@ static int collect(int argc, char **argv, const char *command, struct given *g,
 			default:
 				g->set[c] = true;
 				g->value[c] = optarg;
+				/* Each one: suite transports takes several. */
+				if (c == 's' && o->n_sockets == CLIENT_SOCKETS_MAX)
+					return fail(err, len, "-s: at most %d sockets",
+						    CLIENT_SOCKETS_MAX);
+				if (c == 's')
+					o->sockets[o->n_sockets++] = optarg;
 		}
 	if (optind < argc) {
 		if (!command)
@@ -358,16 +370,55 @@ static int collect(int argc, char **argv, const char *command, struct given *g,
 	return 0;
 }
 
+/* The suite's name, and what only one of them takes. */
+static int check_suite(struct client_opts *o, const struct given *g, char *err, size_t len) {
+	bool transports = o->suite && strcmp(o->suite, "transports") == 0;
+
+	if (!o->suite)
+		return fail(err, len, "missing suite name (allowed: qt, transports)");
+	if (!transports && strcmp(o->suite, "qt") != 0)
+		return fail(err, len, "unknown suite '%s' (allowed: qt, transports)", o->suite);
+	if (!transports && (g->set[OPT_EXPORT_JSON] || g->set[OPT_EXPORT_SVG] || g->set['n']))
+		return fail(err, len, "%s: only for suite transports",
+			    g->set[OPT_EXPORT_JSON]  ? "--export-json"
+			    : g->set[OPT_EXPORT_SVG] ? "--export-svg"
+						     : "-n");
+	if (!g->set['n'])
+		o->count = 0; /* each row's own */
+	if (!transports) {
+		o->n_sockets = 0;
+		return 0;
+	}
+	if (g->set[OPT_TYPE])
+		return fail(err, len,
+			    "--type: suite transports takes each socket's type from its "
+			    "address (seqpacket:PATH, dgram:PATH)");
+	for (size_t i = 0; i < o->n_sockets; i++) {
+		struct socket_address a;
+		int type, r = socket_spec_parse(o->sockets[i], &type, &a);
+		if (r < 0)
+			return fail(err, len,
+				    "-s '%s': %s (allowed: PATH, @NAME, seqpacket:PATH, "
+				    "dgram:PATH, tcp:IPV4:PORT, tcp:[IPV6]:PORT)",
+				    o->sockets[i],
+				    r == -ENAMETOOLONG ? "too long for a unix socket address"
+				    : r == -EPROTOTYPE ? "TCP is stream only"
+						       : "not a socket address");
+	}
+	o->export_json = g->value[OPT_EXPORT_JSON];
+	o->export_svg = g->value[OPT_EXPORT_SVG];
+	return 0;
+}
+
 /* Combinations that cannot work, found before anything is opened. */
 static int check_combinations(struct client_opts *o, const struct given *g, char *err, size_t len) {
 	char a[FORMAT_SIZE_MAX], b[FORMAT_SIZE_MAX];
-	int limits = g->set['n'] + g->set[OPT_TOTAL] + g->set['t'];
+	int limits = g->set['n'] + g->set[OPT_TOTAL] + g->set['t'], r;
 
 	if (o->command == CMD_SUITE) {
-		if (!o->suite)
-			return fail(err, len, "missing suite name (allowed: qt)");
-		if (strcmp(o->suite, "qt") != 0)
-			return fail(err, len, "unknown suite '%s' (allowed: qt)", o->suite);
+		r = check_suite(o, g, err, len);
+		if (r < 0)
+			return r;
 	}
 	if (o->command == CMD_LOAD) {
 		if (limits > 1)
@@ -522,11 +573,14 @@ int client_opts_parse(int argc, char **argv, struct client_opts *ret, char *err,
 	       io_timeout_usec);
 	NUMBER(OPT_WARMUP, "--warmup", NUM_TIME, 0, 3600 * USEC_PER_SEC, warmup_usec);
 	NUMBER('t', "-t", NUM_TIME, USEC_PER_MSEC, 24 * 3600 * USEC_PER_SEC, duration_usec);
+	if (o.command == CMD_SUITE)
+		NUMBER('n', "-n", NUM_COUNT, 1, COUNT_MAX, count);
 	if (o.command == CMD_PING) {
 		NUMBER('n', "-n", NUM_COUNT, 1, COUNT_MAX, count);
 		NUMBER('i', "-i", NUM_TIME, 0, 3600 * USEC_PER_SEC, ping_interval_usec);
 	} else {
-		NUMBER('n', "-n", NUM_SIZE, 1, UINT64_C(1) << 50, bytes_per_conn);
+		if (o.command != CMD_SUITE)
+			NUMBER('n', "-n", NUM_SIZE, 1, UINT64_C(1) << 50, bytes_per_conn);
 		NUMBER('i', "-i", NUM_TIME, 10 * USEC_PER_MSEC, 3600 * USEC_PER_SEC,
 		       report_interval_usec);
 	}

@@ -28,6 +28,8 @@ enum load_limit {
 	LIMIT_DURATION,
 };
 
+#define CLIENT_SOCKETS_MAX 16
+
 /* Everything the command line says, validated; all times in usec, sizes in bytes. */
 struct client_opts {
 	enum client_command command;
@@ -51,10 +53,15 @@ struct client_opts {
 	uint64_t depth;
 	uint64_t rate; /* messages per second, for rate */
 
-	uint64_t count;              /* ping -n */
+	uint64_t count;              /* ping -n; suite -n: each row's round trips, 0: its own */
 	uint64_t ping_interval_usec; /* ping --interval */
 	const char *suite;
-	const char *histogram; /* --histogram FILE: the distribution after the run, or NULL */
+	/* suite transports: the ipcd sockets, typed as in socket_spec_parse() (every -s given) */
+	const char *sockets[CLIENT_SOCKETS_MAX];
+	size_t n_sockets;
+	const char *export_json; /* suite transports: the JSON document to this file too */
+	const char *export_svg;  /* suite transports: the chart to this file */
+	const char *histogram;   /* --histogram FILE: the distribution after the run, or NULL */
 
 	bool pinned;    /* --cpus: the driver's threads are pinned … */
 	cpu_set_t cpus; /* … one to each of these, round robin; all of them for the rest */

@@ -5,10 +5,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
 #include <linux/unix_diag.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -51,9 +53,34 @@ int cpu_peer_pid(int fd, pid_t *ret) {
 	return 0;
 }
 
-/* The inode of the other end of a connected unix socket, from the kernel's sock_diag. */
-static int peer_inode(int fd, uint32_t *ret) {
-	_cleanup_close_ int nl = -EBADF;
+/* One sock_diag request and the first message of its answer: -errno for an error answer. */
+static int diag_ask(const void *req, size_t len, void *resp, size_t resp_len,
+		    const struct nlmsghdr **ret) {
+	_cleanup_close_ int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	const struct nlmsghdr *h = resp;
+	ssize_t n;
+
+	if (nl < 0)
+		return negative_errno();
+	if (send(nl, req, len, 0) < 0)
+		return negative_errno();
+	n = recv(nl, resp, resp_len, 0);
+	if (n < 0)
+		return negative_errno();
+	if (!NLMSG_OK(h, (size_t)n))
+		return -EBADMSG;
+	if (h->nlmsg_type == NLMSG_ERROR) {
+		const struct nlmsgerr *e = NLMSG_DATA(h);
+		return e->error < 0 ? e->error : -EBADMSG;
+	}
+	if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY)
+		return -EBADMSG;
+	*ret = h;
+	return 0;
+}
+
+/* The inode of the other end of a connected unix socket, from the kernel's unix_diag. */
+static int unix_peer_inode(int fd, uint32_t *ret) {
 	struct stat st;
 	struct {
 		struct nlmsghdr nlh;
@@ -71,40 +98,86 @@ static int peer_inode(int fd, uint32_t *ret) {
 		struct nlmsghdr nlh;
 		char buf[1024];
 	} resp;
-	ssize_t n;
+	const struct nlmsghdr *h;
+	int r;
 
 	if (fstat(fd, &st) < 0)
 		return negative_errno();
 	req.r.udiag_ino = (uint32_t)st.st_ino;
-	nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	if (nl < 0)
-		return negative_errno();
-	if (send(nl, &req, sizeof(req), 0) < 0)
-		return negative_errno();
-	n = recv(nl, &resp, sizeof(resp), 0);
-	if (n < 0)
-		return negative_errno();
-	if (!NLMSG_OK(&resp.nlh, (size_t)n))
-		return -EBADMSG;
-	if (resp.nlh.nlmsg_type == NLMSG_ERROR) {
-		const struct nlmsgerr *e = NLMSG_DATA(&resp.nlh);
-		return e->error < 0 ? e->error : -EBADMSG;
-	}
-	if (resp.nlh.nlmsg_type != SOCK_DIAG_BY_FAMILY)
-		return -EBADMSG;
-	{
-		struct unix_diag_msg *m = NLMSG_DATA(&resp.nlh);
-		struct rtattr *a = (struct rtattr *)(m + 1);
-		int left = (int)resp.nlh.nlmsg_len - (int)NLMSG_LENGTH(sizeof(*m));
+	r = diag_ask(&req, sizeof(req), &resp, sizeof(resp), &h);
+	if (r < 0)
+		return r;
+	const struct unix_diag_msg *m = NLMSG_DATA(h);
+	const struct rtattr *a = (const struct rtattr *)(m + 1);
+	int left = (int)h->nlmsg_len - (int)NLMSG_LENGTH(sizeof(*m));
 
-		for (; RTA_OK(a, left); a = RTA_NEXT(a, left))
-			if (a->rta_type == UNIX_DIAG_PEER &&
-			    RTA_PAYLOAD(a) >= (int)sizeof(uint32_t)) {
-				memcpy(ret, RTA_DATA(a), sizeof(uint32_t));
-				return 0;
-			}
-	}
+	for (; RTA_OK(a, left); a = RTA_NEXT(a, left))
+		if (a->rta_type == UNIX_DIAG_PEER && RTA_PAYLOAD(a) >= (int)sizeof(uint32_t)) {
+			memcpy(ret, RTA_DATA(a), sizeof(uint32_t));
+			return 0;
+		}
 	return -ENOTCONN;
+}
+
+/* The inode of the server's end of a TCP connection on this machine: the socket whose local
+ * address is our peer's and whose peer is our local address, looked up by inet_diag. */
+static int tcp_peer_inode(int fd, int family, uint32_t *ret) {
+	struct sockaddr_storage local, peer;
+	socklen_t llen = sizeof(local), plen = sizeof(peer);
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req_v2 r;
+	} req = {
+		.nlh = { .nlmsg_len = sizeof(req),
+			 .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+			 .nlmsg_flags = NLM_F_REQUEST },
+		.r = { .sdiag_family = (uint8_t)family,
+		       .sdiag_protocol = IPPROTO_TCP,
+		       .idiag_states = UINT32_MAX,
+		       .id = { .idiag_cookie = { INET_DIAG_NOCOOKIE, INET_DIAG_NOCOOKIE } } },
+	};
+	union {
+		struct nlmsghdr nlh;
+		char buf[1024];
+	} resp;
+	const struct nlmsghdr *h;
+	int r;
+
+	if (getsockname(fd, (struct sockaddr *)&local, &llen) < 0 ||
+	    getpeername(fd, (struct sockaddr *)&peer, &plen) < 0)
+		return negative_errno();
+	if (family == AF_INET) {
+		const struct sockaddr_in *l = (const void *)&local, *p = (const void *)&peer;
+		req.r.id.idiag_sport = p->sin_port;
+		req.r.id.idiag_dport = l->sin_port;
+		memcpy(req.r.id.idiag_src, &p->sin_addr, sizeof(p->sin_addr));
+		memcpy(req.r.id.idiag_dst, &l->sin_addr, sizeof(l->sin_addr));
+	} else {
+		const struct sockaddr_in6 *l = (const void *)&local, *p = (const void *)&peer;
+		req.r.id.idiag_sport = p->sin6_port;
+		req.r.id.idiag_dport = l->sin6_port;
+		memcpy(req.r.id.idiag_src, &p->sin6_addr, sizeof(p->sin6_addr));
+		memcpy(req.r.id.idiag_dst, &l->sin6_addr, sizeof(l->sin6_addr));
+	}
+	r = diag_ask(&req, sizeof(req), &resp, sizeof(resp), &h);
+	if (r < 0)
+		return r;
+	const struct inet_diag_msg *m = NLMSG_DATA(h);
+	if (m->idiag_inode == 0)
+		return -ENOTCONN; /* a connection closing, held by no file */
+	*ret = m->idiag_inode;
+	return 0;
+}
+
+static int peer_inode(int fd, uint32_t *ret) {
+	socklen_t len = sizeof(int);
+	int domain;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0)
+		return negative_errno();
+	if (domain == AF_INET || domain == AF_INET6)
+		return tcp_peer_inode(fd, domain, ret);
+	return unix_peer_inode(fd, ret);
 }
 
 int cpu_peer_held_by(int fd, pid_t pid) {

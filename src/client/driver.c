@@ -217,6 +217,10 @@ static void drive_name_server(struct drive *d) {
 			if (c->state != CS_OPEN)
 				continue;
 			r = cpu_peer_pid(c->fd, &d->server_pid);
+			if (r < 0 && d->p.server_pid > 0) {
+				d->server_pid = d->p.server_pid;
+				r = 0;
+			}
 			if (r == -EAFNOSUPPORT)
 				d->server_state = SERVER_CPU_NOT_UNIX;
 			else if (r < 0)

@@ -40,7 +40,9 @@ struct drive_params {
 	bool intervals; /* keep each interval's latencies for drive_interval_take() */
 	uint64_t connect_timeout_usec;
 	uint64_t io_timeout_usec;
-	bool pinned;    /* thread i runs on the i-th CPU of cpus, round robin */
+	pid_t server_pid; /* the server, when the socket's peer credentials cannot name it (TCP,
+			     datagrams): still checked to hold the connection; 0 for none */
+	bool pinned;      /* thread i runs on the i-th CPU of cpus, round robin */
 	cpu_set_t cpus; /* pinned: those CPUs; else the CPUs the process may use (for the report) */
 };
 

@@ -31,6 +31,10 @@ char *report_timestamp_text(char *buf, size_t len, const struct timespec *t);
 
 double report_per_second(uint64_t n, uint64_t usec);
 
+/* "38.1us", "2.10ms": three significant digits in a unit that fits. */
+#define LATENCY_TEXT_MAX 32
+char *report_latency_text(char *buf, size_t len, uint64_t nsec);
+
 /* CPU time as a share of one core over wall_nsec; the server's, or why it is missing. */
 double report_cores(uint64_t cpu_nsec, uint64_t wall_nsec);
 #define CPU_ABSENT_MAX 160

@@ -31,8 +31,7 @@ static int latency_decimals(double v) {
 	return v < 10 ? 2 : v < 100 ? 1 : 0;
 }
 
-/* "38.1us", "2.10ms": three significant digits in a unit that fits. */
-static char *latency_text(char *buf, size_t len, uint64_t nsec) {
+char *report_latency_text(char *buf, size_t len, uint64_t nsec) {
 	const struct latency_unit *u = latency_unit_of(nsec);
 	double v = (double)nsec / u->nsec;
 
@@ -94,7 +93,7 @@ static void text_cpu_side(FILE *f, uint64_t nsec, uint64_t wall_nsec, uint64_t r
 
 	if (round_trips)
 		fprintf(f, "%s/round trip (%.2f core)",
-			latency_text(b, sizeof(b), (nsec + round_trips / 2) / round_trips),
+			report_latency_text(b, sizeof(b), (nsec + round_trips / 2) / round_trips),
 			report_cores(nsec, wall_nsec));
 	else
 		fprintf(f, "%.2f core", report_cores(nsec, wall_nsec));
@@ -125,19 +124,20 @@ static void text_latency(FILE *f, const struct hist *h) {
 		return;
 	}
 	fprintf(f, "  latency       p50 %s  p90 %s  p99 %s  p99.9 %s  max %s\n",
-		latency_text(b[0], 32, hist_percentile(h, 50, NULL)),
-		latency_text(b[1], 32, hist_percentile(h, 90, NULL)),
-		latency_text(b[2], 32, hist_percentile(h, 99, NULL)),
-		latency_text(b[3], 32, hist_percentile(h, 99.9, NULL)),
-		latency_text(b[4], 32, h->max));
-	fprintf(f, "                min %s  mean %s  stddev %s\n", latency_text(b[0], 32, h->min),
-		latency_text(b[1], 32, (uint64_t)hist_mean(h)),
-		latency_text(b[2], 32, (uint64_t)hist_stddev(h)));
+		report_latency_text(b[0], 32, hist_percentile(h, 50, NULL)),
+		report_latency_text(b[1], 32, hist_percentile(h, 90, NULL)),
+		report_latency_text(b[2], 32, hist_percentile(h, 99, NULL)),
+		report_latency_text(b[3], 32, hist_percentile(h, 99.9, NULL)),
+		report_latency_text(b[4], 32, h->max));
+	fprintf(f, "                min %s  mean %s  stddev %s\n",
+		report_latency_text(b[0], 32, h->min),
+		report_latency_text(b[1], 32, (uint64_t)hist_mean(h)),
+		report_latency_text(b[2], 32, (uint64_t)hist_stddev(h)));
 	if (h->overflow)
 		fprintf(f,
 			"                %" PRIu64 " round trips took longer than %s (counted, "
 			"above the histogram)\n",
-			h->overflow, latency_text(b[0], 32, HIST_TOP_NSEC));
+			h->overflow, report_latency_text(b[0], 32, HIST_TOP_NSEC));
 }
 
 /* The line that repeats what was asked, ended by what follows it. */
@@ -309,8 +309,10 @@ void report_suite(FILE *f, const struct client_opts *o, const struct suite_row *
 					r->round_trips,
 					report_per_second(r->round_trips, r->elapsed_usec),
 					report_per_second(r->bytes_received, r->elapsed_usec) / MIB,
-					latency_text(l[0], 32, hist_percentile(&r->hist, 50, NULL)),
-					latency_text(l[1], 32, hist_percentile(&r->hist, 99, NULL)),
+					report_latency_text(l[0], 32,
+							    hist_percentile(&r->hist, 50, NULL)),
+					report_latency_text(l[1], 32,
+							    hist_percentile(&r->hist, 99, NULL)),
 					report_errors_total(&r->errors), note ? "  " : "",
 					note ? note : "");
 			}
@@ -362,9 +364,9 @@ void report_interval(FILE *f, const struct client_opts *o, const struct drive_pa
 				mib_per_s);
 			if (h->n)
 				fprintf(f, "  p50 %s  p99 %s  max %s",
-					latency_text(l[0], 32, hist_percentile(h, 50, NULL)),
-					latency_text(l[1], 32, hist_percentile(h, 99, NULL)),
-					latency_text(l[2], 32, h->max));
+					report_latency_text(l[0], 32, hist_percentile(h, 50, NULL)),
+					report_latency_text(l[1], 32, hist_percentile(h, 99, NULL)),
+					report_latency_text(l[2], 32, h->max));
 			fprintf(f, "  %" PRIu64 " errors\n", iv->errors);
 			break;
 	}

@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "load.h"
@@ -110,6 +111,8 @@ int suite_run(const struct client_opts *o, uint64_t max_connections) {
 	bool interrupted = false;
 	int status = 0, r;
 
+	if (strcmp(o->suite, "transports") == 0)
+		return suite_transports_run(o);
 	for (size_t i = 0; i < ARRAY_SIZE(ping_pong_connections); i++, n++) {
 		rows[n] = (struct suite_row){ .workload = "pingPong" };
 		row_params(o, ping_pong_connections[i], 1, PING_PONG_ROUND_TRIPS, &rows[n].params);

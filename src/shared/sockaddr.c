@@ -112,6 +112,37 @@ int socket_address_parse(const char *s, struct socket_address *ret) {
 	return 0;
 }
 
+static const struct {
+	const char *prefix;
+	int type;
+} socket_spec_types[] = {
+	{ "seqpacket:", SOCK_SEQPACKET },
+	{ "dgram:", SOCK_DGRAM },
+};
+
+int socket_spec_parse(const char *s, int *ret_type, struct socket_address *ret) {
+	int type = SOCK_STREAM;
+	int r;
+
+	for (size_t i = 0; s && i < sizeof(socket_spec_types) / sizeof(socket_spec_types[0]); i++) {
+		size_t n = strlen(socket_spec_types[i].prefix);
+		if (strncmp(s, socket_spec_types[i].prefix, n) == 0) {
+			type = socket_spec_types[i].type;
+			s += n;
+			/* TCP has one type: "dgram:tcp:…" is a path only in name. */
+			if (strncmp(s, SOCKET_ADDRESS_TCP_PREFIX,
+				    strlen(SOCKET_ADDRESS_TCP_PREFIX)) == 0)
+				return -EPROTOTYPE;
+			break;
+		}
+	}
+	r = socket_address_parse(s, ret);
+	if (r < 0)
+		return r;
+	*ret_type = type;
+	return 0;
+}
+
 /* The next component of a path from p on, skipping separators and "." components; NULL at the
  * end. */
 static const char *next_component(const char *p, size_t *ret_len) {

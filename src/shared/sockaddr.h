@@ -54,3 +54,11 @@ int socket_address_parse(const char *s, struct socket_address *ret);
 static inline bool socket_address_is_inet(const struct socket_address *a) {
 	return a->sa.sa_family == AF_INET || a->sa.sa_family == AF_INET6;
 }
+
+/*
+ * A socket with its type, as ipc-client's suite writes it: "seqpacket:" or "dgram:" before a
+ * unix address, or else a stream socket as socket_address_parse() reads it (a path, "@name",
+ * "tcp:…"). ret_type: SOCK_STREAM, SOCK_SEQPACKET or SOCK_DGRAM. -EPROTOTYPE for a seqpacket
+ * or datagram "tcp:" address, else socket_address_parse()'s errors.
+ */
+int socket_spec_parse(const char *s, int *ret_type, struct socket_address *ret);
