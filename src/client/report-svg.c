@@ -71,9 +71,9 @@ static void bar_label(FILE *f, const struct transport_row *row) {
 		svg_text(f, row->skipped[0] ? row->skipped : "not run");
 		return;
 	}
-	if (r->connected == 0) {
+	if (r->opened == 0) {
 		fputs("did not connect: ", f);
-		svg_text(f, r->connect_errno ? strerror(r->connect_errno) : "no echo came back");
+		svg_text(f, r->connect_errno ? strerror(r->connect_errno) : "no connection opened");
 		return;
 	}
 	fprintf(f, "%.0f rt/s (%.2fx), p50 %s, CPU/rt client %s",

@@ -32,9 +32,9 @@ static const char *row_note(const struct transport_row *row, char *buf, size_t l
 
 	if (!r)
 		return row->skipped[0] ? row->skipped : "not run";
-	if (r->connected == 0) {
+	if (r->opened == 0) {
 		snprintf(buf, len, "did not connect: %s",
-			 r->connect_errno ? strerror(r->connect_errno) : "no echo came back");
+			 r->connect_errno ? strerror(r->connect_errno) : "no connection opened");
 		return buf;
 	}
 	return r->interrupted ? "interrupted" : NULL;
@@ -119,7 +119,7 @@ static void text_row(FILE *f, const struct transport_row *row) {
 	const char *note = row_note(row, buf, sizeof(buf));
 
 	fprintf(f, "  %-18s", row->transport);
-	if (!r || r->connected == 0) {
+	if (!r || r->opened == 0) {
 		fprintf(f, " %s%s\n", r ? "" : "skipped: ", note);
 		return;
 	}

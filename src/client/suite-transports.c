@@ -144,7 +144,7 @@ static int run_rows(const struct client_opts *o, struct transport_row *rows, siz
 			snprintf(row->skipped, sizeof(row->skipped), "interrupted before it ran");
 			continue;
 		}
-		if (row->workload_index && (!first || first->connected == 0)) {
+		if (row->workload_index && (!first || first->opened == 0)) {
 			snprintf(row->skipped, sizeof(row->skipped),
 				 "the first row on this socket did not connect");
 			continue;
