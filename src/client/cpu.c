@@ -21,6 +21,7 @@
 #include "cpu.h"
 #include "macro.h"
 #include "parse.h"
+#include "sockaddr.h"
 
 static void closedirp(DIR **d) {
 	if (*d)
@@ -54,8 +55,7 @@ int cpu_peer_pid(int fd, pid_t *ret) {
 }
 
 /* One sock_diag request and the first message of its answer: -errno for an error answer. */
-static int diag_ask(const void *req, size_t len, void *resp, size_t resp_len,
-		    const struct nlmsghdr **ret) {
+static int diag_ask(const void *req, size_t len, struct nlmsghdr *resp, size_t resp_len) {
 	_cleanup_close_ int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 	const struct nlmsghdr *h = resp;
 	ssize_t n;
@@ -73,10 +73,7 @@ static int diag_ask(const void *req, size_t len, void *resp, size_t resp_len,
 		const struct nlmsgerr *e = NLMSG_DATA(h);
 		return e->error < 0 ? e->error : -EBADMSG;
 	}
-	if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY)
-		return -EBADMSG;
-	*ret = h;
-	return 0;
+	return h->nlmsg_type == SOCK_DIAG_BY_FAMILY ? 0 : -EBADMSG;
 }
 
 /* The inode of the other end of a connected unix socket, from the kernel's unix_diag. */
@@ -97,14 +94,14 @@ static int unix_peer_inode(int fd, uint32_t *ret) {
 	union {
 		struct nlmsghdr nlh;
 		char buf[1024];
-	} resp;
-	const struct nlmsghdr *h;
+	} resp = { .buf = { 0 } }; /* recv() fills it, which the analyzer cannot see */
+	const struct nlmsghdr *h = &resp.nlh;
 	int r;
 
 	if (fstat(fd, &st) < 0)
 		return negative_errno();
 	req.r.udiag_ino = (uint32_t)st.st_ino;
-	r = diag_ask(&req, sizeof(req), &resp, sizeof(resp), &h);
+	r = diag_ask(&req, sizeof(req), &resp.nlh, sizeof(resp));
 	if (r < 0)
 		return r;
 	const struct unix_diag_msg *m = NLMSG_DATA(h);
@@ -122,8 +119,8 @@ static int unix_peer_inode(int fd, uint32_t *ret) {
 /* The inode of the server's end of a TCP connection on this machine: the socket whose local
  * address is our peer's and whose peer is our local address, looked up by inet_diag. */
 static int tcp_peer_inode(int fd, int family, uint32_t *ret) {
-	struct sockaddr_storage local, peer;
-	socklen_t llen = sizeof(local), plen = sizeof(peer);
+	struct socket_address local = { .len = sizeof(local.storage) },
+			      peer = { .len = sizeof(peer.storage) };
 	struct {
 		struct nlmsghdr nlh;
 		struct inet_diag_req_v2 r;
@@ -139,27 +136,24 @@ static int tcp_peer_inode(int fd, int family, uint32_t *ret) {
 	union {
 		struct nlmsghdr nlh;
 		char buf[1024];
-	} resp;
-	const struct nlmsghdr *h;
+	} resp = { .buf = { 0 } }; /* recv() fills it, which the analyzer cannot see */
+	const struct nlmsghdr *h = &resp.nlh;
 	int r;
 
-	if (getsockname(fd, (struct sockaddr *)&local, &llen) < 0 ||
-	    getpeername(fd, (struct sockaddr *)&peer, &plen) < 0)
+	if (getsockname(fd, &local.sa, &local.len) < 0 || getpeername(fd, &peer.sa, &peer.len) < 0)
 		return negative_errno();
 	if (family == AF_INET) {
-		const struct sockaddr_in *l = (const void *)&local, *p = (const void *)&peer;
-		req.r.id.idiag_sport = p->sin_port;
-		req.r.id.idiag_dport = l->sin_port;
-		memcpy(req.r.id.idiag_src, &p->sin_addr, sizeof(p->sin_addr));
-		memcpy(req.r.id.idiag_dst, &l->sin_addr, sizeof(l->sin_addr));
+		req.r.id.idiag_sport = peer.in.sin_port;
+		req.r.id.idiag_dport = local.in.sin_port;
+		memcpy(req.r.id.idiag_src, &peer.in.sin_addr, sizeof(peer.in.sin_addr));
+		memcpy(req.r.id.idiag_dst, &local.in.sin_addr, sizeof(local.in.sin_addr));
 	} else {
-		const struct sockaddr_in6 *l = (const void *)&local, *p = (const void *)&peer;
-		req.r.id.idiag_sport = p->sin6_port;
-		req.r.id.idiag_dport = l->sin6_port;
-		memcpy(req.r.id.idiag_src, &p->sin6_addr, sizeof(p->sin6_addr));
-		memcpy(req.r.id.idiag_dst, &l->sin6_addr, sizeof(l->sin6_addr));
+		req.r.id.idiag_sport = peer.in6.sin6_port;
+		req.r.id.idiag_dport = local.in6.sin6_port;
+		memcpy(req.r.id.idiag_src, &peer.in6.sin6_addr, sizeof(peer.in6.sin6_addr));
+		memcpy(req.r.id.idiag_dst, &local.in6.sin6_addr, sizeof(local.in6.sin6_addr));
 	}
-	r = diag_ask(&req, sizeof(req), &resp, sizeof(resp), &h);
+	r = diag_ask(&req, sizeof(req), &resp.nlh, sizeof(resp));
 	if (r < 0)
 		return r;
 	const struct inet_diag_msg *m = NLMSG_DATA(h);

@@ -102,6 +102,7 @@ int floor_channel_open(struct floor_channel *c, enum floor_kind kind, size_t chu
 	if (kind != FLOOR_SHM)
 		return open_fds(c);
 	c->shm_size = sizeof(struct floor_shm) + 2 * chunk;
+	/* cppcheck-suppress invalidFunctionArg ; an anonymous mapping takes fd -1 */
 	m = mmap(NULL, c->shm_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (m == MAP_FAILED)
 		return negative_errno();

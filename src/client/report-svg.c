@@ -22,14 +22,6 @@
 #define PANEL_HEAD_H 28
 #define PANEL_GAP 14
 
-static size_t workload_count(const struct transport_row *rows, size_t n) {
-	size_t w = 0;
-
-	for (size_t i = 0; i < n; i++)
-		w = MAX(w, rows[i].workload_index + 1);
-	return w;
-}
-
 static size_t rows_of(const struct transport_row *rows, size_t n, size_t w) {
 	size_t k = 0;
 
@@ -91,11 +83,10 @@ static void bar_label(FILE *f, const struct transport_row *row) {
 }
 
 static int panel(FILE *f, const struct transport_row *rows, size_t n, size_t w, int y) {
-	const struct transport_row *first = NULL;
+	const struct transport_row *first = transport_rows_first(rows, n, w);
 
-	for (size_t i = 0; i < n && !first; i++)
-		if (rows[i].workload_index == w)
-			first = &rows[i];
+	if (!first)
+		return y;
 	fprintf(f,
 		"<text x=\"10\" y=\"%d\" font-weight=\"bold\">%s, %" PRIu64 "-byte chunks</text>\n",
 		y + 18, first->workload, first->params.chunk);
@@ -121,7 +112,7 @@ static int panel(FILE *f, const struct transport_row *rows, size_t n, size_t w, 
 }
 
 int report_transports_svg(FILE *f, const struct transport_row *rows, size_t n) {
-	size_t workloads = workload_count(rows, n);
+	size_t workloads = transport_rows_workloads(rows, n);
 	int height = TITLE_H;
 	char pl[PLACEMENT_MAX];
 

@@ -26,6 +26,22 @@ void transport_rows_rank(struct transport_row *rows, size_t n) {
 	}
 }
 
+size_t transport_rows_workloads(const struct transport_row *rows, size_t n) {
+	size_t w = 0;
+
+	for (size_t i = 0; i < n; i++)
+		w = MAX(w, rows[i].workload_index + 1);
+	return w;
+}
+
+const struct transport_row *transport_rows_first(const struct transport_row *rows, size_t n,
+						 size_t w) {
+	for (size_t i = 0; i < n; i++)
+		if (rows[i].workload_index == w)
+			return &rows[i];
+	return NULL;
+}
+
 /* A row's note: why it did not run or connect, or that it was interrupted; NULL for none. */
 static const char *row_note(const struct transport_row *row, char *buf, size_t len) {
 	const struct drive_result *r = row->result;
@@ -135,7 +151,6 @@ static void text_row(FILE *f, const struct transport_row *row) {
 
 static void text_document(FILE *f, const struct transport_row *rows, size_t n) {
 	char pl[PLACEMENT_MAX];
-	size_t workloads = 0;
 
 	fprintf(f,
 		"ipc-client suite transports: 1 connection, 1 chunk in flight, every byte "
@@ -144,18 +159,15 @@ static void text_document(FILE *f, const struct transport_row *rows, size_t n) {
 		"echo "
 		"process)\n\n",
 		report_placement_text(pl, sizeof(pl), &rows[0].params));
-	for (size_t i = 0; i < n; i++) {
-		workloads = MAX(workloads, rows[i].workload_index + 1);
+	for (size_t i = 0; i < n; i++)
 		if (rows[i].workload_index == 0)
 			fprintf(f, "  %-18s %s\n", rows[i].transport,
 				rows[i].address ? rows[i].address
 						: "floor: no server, a forked echo process");
-	}
-	for (size_t w = 0; w < workloads; w++) {
-		const struct transport_row *first = NULL;
-		for (size_t i = 0; i < n && !first; i++)
-			if (rows[i].workload_index == w)
-				first = &rows[i];
+	for (size_t w = 0; w < transport_rows_workloads(rows, n); w++) {
+		const struct transport_row *first = transport_rows_first(rows, n, w);
+		if (!first)
+			continue;
 		fprintf(f, "\n%s, %" PRIu64 "-byte chunks, %" PRIu64 " round trips\n",
 			first->workload, first->params.chunk,
 			first->params.bytes_per_conn / first->params.chunk);

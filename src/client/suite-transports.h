@@ -29,6 +29,11 @@ struct transport_row {
 					    same workload index that ran; 0 if it did not run */
 };
 
+/* How many workloads the rows hold, and the first row of one (NULL if none). */
+size_t transport_rows_workloads(const struct transport_row *rows, size_t n);
+const struct transport_row *transport_rows_first(const struct transport_row *rows, size_t n,
+						 size_t w);
+
 /* Fills each row's ratio. */
 void transport_rows_rank(struct transport_row *rows, size_t n);
 
