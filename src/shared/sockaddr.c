@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Socket address spelling shared by ipcd and ipc-client: "PATH" or "@name", and for the client
- * also "tcp:IPV4:PORT" and "tcp:[IPV6]:PORT".
+ * Socket address spelling shared by ipcd and ipc-client: "PATH" or "@name", "tcp:IPV4:PORT"
+ * and "tcp:[IPV6]:PORT", and for ipcd's listen addresses a "seqpacket:" or "dgram:" type.
  * Pure: no I/O, no logging.
  */
 #include <arpa/inet.h>
@@ -112,35 +112,70 @@ int socket_address_parse(const char *s, struct socket_address *ret) {
 	return 0;
 }
 
-static const struct {
-	const char *prefix;
-	int type;
-} socket_spec_types[] = {
-	{ "seqpacket:", SOCK_SEQPACKET },
-	{ "dgram:", SOCK_DGRAM },
-};
+static bool has_prefix(const char *s, const char *prefix) {
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
 
-int socket_spec_parse(const char *s, int *ret_type, struct socket_address *ret) {
-	int type = SOCK_STREAM;
+int listen_address_parse(const char *s, struct listen_address *ret) {
+	struct listen_address a = { .type = SOCK_STREAM };
+	const char *rest = s;
 	int r;
 
-	for (size_t i = 0; s && i < sizeof(socket_spec_types) / sizeof(socket_spec_types[0]); i++) {
-		size_t n = strlen(socket_spec_types[i].prefix);
-		if (strncmp(s, socket_spec_types[i].prefix, n) == 0) {
-			type = socket_spec_types[i].type;
-			s += n;
-			/* TCP has one type: "dgram:tcp:…" is a path only in name. */
-			if (strncmp(s, SOCKET_ADDRESS_TCP_PREFIX,
-				    strlen(SOCKET_ADDRESS_TCP_PREFIX)) == 0)
-				return -EPROTOTYPE;
-			break;
-		}
+	if (!s)
+		return -EINVAL;
+	if (has_prefix(s, LISTEN_ADDRESS_SEQPACKET_PREFIX)) {
+		a.type = SOCK_SEQPACKET;
+		rest = s + strlen(LISTEN_ADDRESS_SEQPACKET_PREFIX);
+	} else if (has_prefix(s, LISTEN_ADDRESS_DGRAM_PREFIX)) {
+		a.type = SOCK_DGRAM;
+		rest = s + strlen(LISTEN_ADDRESS_DGRAM_PREFIX);
 	}
-	r = socket_address_parse(s, ret);
+	/* One prefix only, and TCP is stream only: "dgram:tcp:…" is a mistake, not a path. */
+	if (rest != s && (has_prefix(rest, SOCKET_ADDRESS_TCP_PREFIX) ||
+			  has_prefix(rest, LISTEN_ADDRESS_SEQPACKET_PREFIX) ||
+			  has_prefix(rest, LISTEN_ADDRESS_DGRAM_PREFIX)))
+		return -EINVAL;
+	r = socket_address_parse(rest, &a.addr);
 	if (r < 0)
 		return r;
-	*ret_type = type;
+	if (!socket_address_is_inet(&a.addr))
+		a.unix_spec = rest;
+	*ret = a;
 	return 0;
+}
+
+const char *listen_address_error(const char *s, int r) {
+	if (r == -ENAMETOOLONG)
+		return "is too long for a socket address";
+	if (s && has_prefix(s, SOCKET_ADDRESS_TCP_PREFIX))
+		return "is not tcp:IPV4:PORT or tcp:[IPV6]:PORT (numeric address, port 1 to "
+		       "65535)";
+	if (s && (has_prefix(s, LISTEN_ADDRESS_SEQPACKET_PREFIX) ||
+		  has_prefix(s, LISTEN_ADDRESS_DGRAM_PREFIX)))
+		return "is not \"seqpacket:\" or \"dgram:\" and a socket path or @name (TCP is "
+		       "stream only)";
+	return "is not a socket path or @name";
+}
+
+bool listen_address_same(const struct listen_address *a, const struct listen_address *b) {
+	if (a->unix_spec && b->unix_spec) {
+		if (listen_address_is_path(a) != listen_address_is_path(b))
+			return false;
+		return (listen_address_is_path(a) || a->type == b->type) &&
+		       unix_address_same(a->unix_spec, b->unix_spec);
+	}
+	if (a->unix_spec || b->unix_spec || a->addr.sa.sa_family != b->addr.sa.sa_family)
+		return false;
+	if (a->addr.sa.sa_family == AF_INET)
+		return a->addr.in.sin_port == b->addr.in.sin_port &&
+		       a->addr.in.sin_addr.s_addr == b->addr.in.sin_addr.s_addr;
+	return a->addr.in6.sin6_port == b->addr.in6.sin6_port &&
+	       memcmp(&a->addr.in6.sin6_addr, &b->addr.in6.sin6_addr,
+		      sizeof(a->addr.in6.sin6_addr)) == 0;
+}
+
+const char *listen_address_type_name(int type) {
+	return type == SOCK_SEQPACKET ? "seqpacket" : type == SOCK_DGRAM ? "dgram" : "stream";
 }
 
 /* The next component of a path from p on, skipping separators and "." components; NULL at the

@@ -55,10 +55,38 @@ static inline bool socket_address_is_inet(const struct socket_address *a) {
 	return a->sa.sa_family == AF_INET || a->sa.sa_family == AF_INET6;
 }
 
+#define LISTEN_ADDRESS_SEQPACKET_PREFIX "seqpacket:"
+#define LISTEN_ADDRESS_DGRAM_PREFIX "dgram:"
+
+/* What ipcd listens on: a socket address and the socket type to bind there. */
+struct listen_address {
+	int type; /* SOCK_STREAM, SOCK_SEQPACKET or SOCK_DGRAM (TCP: SOCK_STREAM) */
+	struct socket_address addr;
+	const char *unix_spec; /* "PATH" or "@name" in the string parsed; NULL for TCP */
+};
+
 /*
- * A socket with its type, as ipc-client's suite writes it: "seqpacket:" or "dgram:" before a
- * unix address, or else a stream socket as socket_address_parse() reads it (a path, "@name",
- * "tcp:…"). ret_type: SOCK_STREAM, SOCK_SEQPACKET or SOCK_DGRAM. -EPROTOTYPE for a seqpacket
- * or datagram "tcp:" address, else socket_address_parse()'s errors.
+ * "PATH" or "@name" (unix stream, as unix_address_parse() reads it), "seqpacket:" or "dgram:"
+ * before either, or "tcp:…" as socket_address_parse() reads it. So a path that begins with
+ * none of the three prefixes keeps its meaning; "./dgram:x" is the file. ret->unix_spec points
+ * into s. -EINVAL for a malformed address (an empty or "tcp:" path after a type prefix
+ * included), -ENAMETOOLONG for a path or name too long.
  */
-int socket_spec_parse(const char *s, int *ret_type, struct socket_address *ret);
+int listen_address_parse(const char *s, struct listen_address *ret);
+
+/* Why listen_address_parse() refused s with r, as words to put after the quoted address. */
+const char *listen_address_error(const char *s, int r);
+
+/*
+ * Whether a and b, as written, name one socket: paths by unix_address_same() whatever the type
+ * (one file cannot be bound twice), abstract names only of one type (the kernel keeps one
+ * namespace per type), TCP addresses by address and port.
+ */
+bool listen_address_same(const struct listen_address *a, const struct listen_address *b);
+
+static inline bool listen_address_is_path(const struct listen_address *a) {
+	return a->unix_spec && a->unix_spec[0] != '@';
+}
+
+/* "stream", "seqpacket" or "dgram": the type's name in a listen address. */
+const char *listen_address_type_name(int type);

@@ -164,3 +164,85 @@ TEST(socket_address_unix_keeps_its_meaning) {
 	s[199] = '\0';
 	ASSERT_EQ(socket_address_parse(s, &a), -ENAMETOOLONG);
 }
+
+TEST(listen_address_types) {
+	struct listen_address a;
+
+	ASSERT_EQ(listen_address_parse("/run/x.sock", &a), 0);
+	ASSERT_EQ(a.type, SOCK_STREAM);
+	ASSERT_STREQ(a.unix_spec, "/run/x.sock");
+	ASSERT_TRUE(listen_address_is_path(&a));
+	ASSERT_EQ(listen_address_parse("seqpacket:/run/x.sock", &a), 0);
+	ASSERT_EQ(a.type, SOCK_SEQPACKET);
+	ASSERT_STREQ(a.unix_spec, "/run/x.sock");
+	ASSERT_STREQ(a.addr.un.sun_path, "/run/x.sock");
+	ASSERT_EQ(listen_address_parse("dgram:@x", &a), 0);
+	ASSERT_EQ(a.type, SOCK_DGRAM);
+	ASSERT_STREQ(a.unix_spec, "@x");
+	ASSERT_TRUE(!listen_address_is_path(&a));
+	ASSERT_EQ(listen_address_parse("tcp:[::1]:7777", &a), 0);
+	ASSERT_EQ(a.type, SOCK_STREAM);
+	ASSERT_TRUE(a.unix_spec == NULL);
+	ASSERT_EQ(a.addr.sa.sa_family, AF_INET6);
+	/* No prefix, no new meaning: these are files. */
+	ASSERT_EQ(listen_address_parse("./dgram:x", &a), 0);
+	ASSERT_EQ(a.type, SOCK_STREAM);
+	ASSERT_EQ(listen_address_parse("stream:x", &a), 0);
+	ASSERT_STREQ(a.unix_spec, "stream:x");
+	ASSERT_EQ(listen_address_parse("DGRAM:x", &a), 0);
+	ASSERT_EQ(a.type, SOCK_STREAM);
+}
+
+TEST(listen_address_malformed) {
+	static const char *const bad[] = {
+		"",
+		"seqpacket:",
+		"dgram:",
+		"dgram:@",
+		"tcp:",
+		"tcp:1.2.3.4",
+		"tcp:[::1]",
+		"tcp:999.1.1.1:80",
+		"tcp:127.0.0.1:0",
+		"dgram:tcp:1.2.3.4:5",
+		"seqpacket:dgram:/x",
+	};
+	struct listen_address a = { .type = 12345 };
+	char s[200];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ASSERT_EQ(listen_address_parse(bad[i], &a), -EINVAL);
+	ASSERT_EQ(listen_address_parse(NULL, &a), -EINVAL);
+	ASSERT_EQ(a.type, 12345); /* never written on failure */
+	memcpy(s, "dgram:", 6);
+	memset(s + 6, 'x', sizeof(s) - 7);
+	s[sizeof(s) - 1] = '\0';
+	ASSERT_EQ(listen_address_parse(s, &a), -ENAMETOOLONG);
+	ASSERT_TRUE(strstr(listen_address_error(s, -ENAMETOOLONG), "too long"));
+	ASSERT_TRUE(strstr(listen_address_error("tcp:1.2.3.4", -EINVAL), "tcp:IPV4:PORT"));
+	ASSERT_TRUE(strstr(listen_address_error("dgram:", -EINVAL), "\"dgram:\""));
+	ASSERT_TRUE(strstr(listen_address_error("", -EINVAL), "socket path or @name"));
+}
+
+/* Both parse, and name one socket. */
+static bool same(const char *x, const char *y) {
+	struct listen_address a, b;
+	return listen_address_parse(x, &a) == 0 && listen_address_parse(y, &b) == 0 &&
+	       listen_address_same(&a, &b);
+}
+
+TEST(listen_address_same_per_type) {
+	/* One file, whatever the type. */
+	ASSERT_TRUE(same("/a", "dgram:/a"));
+	ASSERT_TRUE(same("seqpacket:/run//a", "/run/./a"));
+	/* One abstract namespace per type. */
+	ASSERT_TRUE(same("@a", "@a"));
+	ASSERT_TRUE(!same("@a", "dgram:@a"));
+	ASSERT_TRUE(same("dgram:@a", "dgram:@a"));
+	ASSERT_TRUE(!same("@a", "/a"));
+	ASSERT_TRUE(same("tcp:127.0.0.1:80", "tcp:127.0.0.1:80"));
+	ASSERT_TRUE(same("tcp:[::1]:80", "tcp:[0:0::1]:80"));
+	ASSERT_TRUE(!same("tcp:127.0.0.1:80", "tcp:127.0.0.1:81"));
+	ASSERT_TRUE(!same("tcp:127.0.0.1:80", "tcp:[::ffff:127.0.0.1]:80"));
+	ASSERT_TRUE(!same("tcp:127.0.0.1:80", "/a"));
+}
