@@ -21,9 +21,11 @@ enum kind {
 	KIND_BOOL,
 	KIND_LEVEL,   /* syslog level name */
 	KIND_MODE,    /* octal string */
-	KIND_SOCKETS, /* list of "PATH" or "@name" */
-	KIND_UIDS,    /* list of user names or numbers */
-	KIND_GIDS,    /* list of group names or numbers */
+	KIND_SOCKETS, /* list of listen addresses: "PATH", "@name", "seqpacket:…", "dgram:…",
+			 "tcp:…" */
+	KIND_STREAM_SOCKETS, /* the same, stream only: "PATH", "@name", "tcp:…" */
+	KIND_UIDS,           /* list of user names or numbers */
+	KIND_GIDS,           /* list of group names or numbers */
 };
 
 struct setting {

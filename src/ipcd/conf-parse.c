@@ -145,6 +145,40 @@ static int parse_ids(const struct setting *st, const config_setting_t *s, struct
 	return 0;
 }
 
+/* Fills reason when p is not a socket setting st may list, or is one already in l. */
+static int check_socket(const struct setting *st, const struct str_list *l, const char *p,
+			char *reason, size_t len) {
+	struct listen_address a, b;
+	int r;
+
+	r = listen_address_parse(p, &a);
+	if (r < 0) {
+		snprintf(reason, len, "\"%s\" %s", p, listen_address_error(p, r));
+		return -EINVAL;
+	}
+	if (st->kind == KIND_STREAM_SOCKETS && a.type != SOCK_STREAM) {
+		snprintf(reason, len,
+			 "\"%s\" is a %s socket; metrics are served over stream sockets "
+			 "only: \"PATH\", \"@name\" or \"tcp:…\"",
+			 p, listen_address_type_name(a.type));
+		return -EINVAL;
+	}
+	/* Two spellings of one socket would fail at start, the second bind finding the first:
+	 * refused here, where the file and line can be named. */
+	for (size_t j = 0; j < l->n; j++) {
+		if (listen_address_parse(l->items[j], &b) < 0 || !listen_address_same(&b, &a))
+			continue;
+		if (strcmp(l->items[j], p) == 0)
+			snprintf(reason, len, "\"%s\" is listed twice", p);
+		else
+			snprintf(reason, len,
+				 "\"%s\" and \"%s\" are the same socket%s, listed twice",
+				 l->items[j], p, a.type != b.type ? " file" : "");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int parse_sockets(const struct setting *st, const config_setting_t *s, struct str_list *out,
 			 char *reason, size_t len) {
 	int n = config_setting_is_array(s) || config_setting_is_list(s) ? config_setting_length(s)
@@ -163,33 +197,13 @@ static int parse_sockets(const struct setting *st, const config_setting_t *s, st
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 		const char *p = config_setting_get_string(e);
-		struct unix_address a;
-		int r;
 
 		if (!p) {
 			snprintf(reason, len, "entry %d is not a string", i + 1);
 			goto fail;
 		}
-		r = unix_address_parse(p, &a);
-		if (r < 0) {
-			snprintf(reason, len, "\"%s\" %s", p,
-				 r == -ENAMETOOLONG ? "is too long for a socket address"
-						    : "is not a socket path or @name");
+		if (check_socket(st, &l, p, reason, len) < 0)
 			goto fail;
-		}
-		/* Two spellings of one path would fail at start, the second bind finding the
-		 * first: refused here, where the file and line can be named. */
-		for (size_t j = 0; j < l.n; j++)
-			if (unix_address_same(l.items[j], p)) {
-				if (strcmp(l.items[j], p) == 0)
-					snprintf(reason, len, "\"%s\" is listed twice", p);
-				else
-					snprintf(reason, len,
-						 "\"%s\" and \"%s\" are the same socket, listed "
-						 "twice",
-						 l.items[j], p);
-				goto fail;
-			}
 		if (!(l.items[l.n] = strdup(p))) {
 			conf_str_list_clear(&l);
 			return -ENOMEM;
@@ -249,6 +263,7 @@ int conf_parse_setting(const struct setting *st, const config_setting_t *s, stru
 			return 0;
 		}
 		case KIND_SOCKETS:
+		case KIND_STREAM_SOCKETS:
 			return parse_sockets(st, s, p, reason, len);
 		case KIND_UIDS:
 		case KIND_GIDS:

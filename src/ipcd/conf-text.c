@@ -13,9 +13,9 @@
 #include "macro.h"
 #include "parse.h"
 
-/* The longest value text: 64 socket addresses of up to 107 bytes, each quote escaped; or 1024
- * ids of up to 11 characters. */
-#define VALUE_MAX (CONF_LISTEN_MAX * (2 * 108 + 4) + 8)
+/* The longest value text: 64 socket addresses of up to 107 bytes after a type prefix of up to
+ * 10, each quote escaped; or 1024 ids of up to 11 characters. */
+#define VALUE_MAX (CONF_LISTEN_MAX * (2 * (10 + 108) + 4) + 8)
 
 /* A libconfig integer literal beyond 32 bits needs an "L" suffix to be read as 64 bits. */
 static void int_text(char *buf, size_t len, uint64_t v) {
@@ -65,7 +65,8 @@ static void value_text(const struct ipcd_config *c, const struct setting *st, ch
 		case KIND_MODE:
 			snprintf(buf, len, "\"%04" PRIo64 "\"", *(const uint64_t *)p);
 			return;
-		case KIND_SOCKETS: {
+		case KIND_SOCKETS:
+		case KIND_STREAM_SOCKETS: {
 			const struct str_list *l = p;
 			o = (size_t)snprintf(buf, len, "[");
 			for (size_t i = 0; i < l->n && o < len; i++) {
@@ -134,9 +135,16 @@ void conf_allowed_text(const struct setting *st, char *buf, size_t len) {
 			return;
 		case KIND_SOCKETS:
 			snprintf(buf, len,
-				 "a list of %d to %d socket paths or \"@name\" abstract sockets%s",
-				 (int)st->min, (int)st->max,
-				 st->min == 0 ? ", empty for none" : "");
+				 "a list of %d to %d sockets: \"PATH\" or \"@name\" (unix stream), "
+				 "either after \"seqpacket:\" or \"dgram:\", \"tcp:IPV4:PORT\" or "
+				 "\"tcp:[IPV6]:PORT\"",
+				 (int)st->min, (int)st->max);
+			return;
+		case KIND_STREAM_SOCKETS:
+			snprintf(buf, len,
+				 "a list of %d to %d stream sockets: \"PATH\", \"@name\", "
+				 "\"tcp:IPV4:PORT\" or \"tcp:[IPV6]:PORT\", empty for none",
+				 (int)st->min, (int)st->max);
 			return;
 		case KIND_UIDS:
 			snprintf(buf, len,

@@ -39,7 +39,7 @@ const struct setting conf_settings[] = {
 	{ "access.allow_uids", KIND_UIDS, AT(allow_uids), 0, 0, 0, NULL, false },
 	{ "access.allow_gids", KIND_GIDS, AT(allow_gids), 0, 0, 0, NULL, false },
 	{ "listen", KIND_SOCKETS, AT(listen), 0, 1, CONF_LISTEN_MAX, NULL, true },
-	{ "metrics", KIND_SOCKETS, AT(metrics), 0, 0, CONF_LISTEN_MAX, NULL, true },
+	{ "metrics", KIND_STREAM_SOCKETS, AT(metrics), 0, 0, CONF_LISTEN_MAX, NULL, true },
 	{ "socket_mode", KIND_MODE, AT(socket_mode), 0660, 0, 0777, NULL, true },
 	{ "workers", KIND_COUNT, AT(workers), 0, 0, 1024, "one per CPU", true },
 	{ "shutdown_timeout", KIND_SECONDS, AT(shutdown_timeout_usec), SEC(10), 0, SEC(3600), NULL,
@@ -108,7 +108,8 @@ struct ipcd_config *conf_new_default(void) {
 		const struct setting *st = &conf_settings[i];
 		if (st->kind == KIND_BOOL)
 			*(bool *)((char *)c + st->offset) = st->def;
-		else if (st->kind != KIND_SOCKETS && st->kind != KIND_UIDS && st->kind != KIND_GIDS)
+		else if (st->kind != KIND_SOCKETS && st->kind != KIND_STREAM_SOCKETS &&
+			 st->kind != KIND_UIDS && st->kind != KIND_GIDS)
 			*field_u64(c, st) = st->def;
 	}
 	c->listen.items = calloc(1, sizeof(char *));

@@ -44,7 +44,8 @@ static void help(void) {
 	       "\n"
 	       "  -c, --config FILE   read FILE instead of %s/ipcd/ipcd.conf\n"
 	       "      --check-config  validate the configuration, print it and exit\n"
-	       "      --listen ADDR   without socket activation, bind ADDR (a path or @name)\n"
+	       "      --listen ADDR   without socket activation, bind ADDR (PATH, @name,\n"
+	       "                      seqpacket:PATH, dgram:PATH, tcp:IPV4:PORT, tcp:[IPV6]:PORT)\n"
 	       "                      instead of the configured listen list; repeatable\n"
 	       "  -v, --verbose       log at debug level\n"
 	       "      --version       print the version and exit\n"
@@ -66,7 +67,7 @@ static int parse_argv(int argc, char **argv) {
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	struct unix_address a;
+	struct listen_address a;
 	int c, r;
 
 	opterr = 0; /* our own messages, one line each */
@@ -79,10 +80,12 @@ static int parse_argv(int argc, char **argv) {
 				arg_check_config = true;
 				break;
 			case ARG_LISTEN:
-				r = unix_address_parse(optarg, &a);
+				r = listen_address_parse(optarg, &a);
 				if (r < 0) {
-					log_usage_error("invalid socket address '%s': %s", optarg,
-							r == -ENAMETOOLONG ? "too long" : "empty");
+					log_usage_error("invalid socket address '%s': %s%s", optarg,
+							*optarg ? "it " : "",
+							*optarg ? listen_address_error(optarg, r)
+								: "empty");
 					return r;
 				}
 				if (arg_n_listen >= CONF_LISTEN_MAX) {
@@ -460,6 +463,8 @@ static int run(void) {
 			return log_error_errno(r, "Failed to apply the command line to '%s': %m",
 					       s.config_path);
 		r = listeners_check(s.config, NULL, 0);
+		if (r >= 0 && s.config->metrics.n > 0)
+			r = listeners_check(s.config, s.config->metrics.items, s.config->metrics.n);
 		if (r < 0)
 			return log_error_errno(
 				r, "Configuration '%s' is not valid%s", s.config_path,

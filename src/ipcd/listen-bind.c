@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Binding a unix socket ourselves: the file's mode set as bind() creates it, a stale socket told
- * from a live one and removed, the last directory made if missing.
+ * Binding a socket ourselves: for a unix socket of any type, the file's mode set as bind()
+ * creates it, a stale socket told from a live one and removed, the last directory made if
+ * missing. TCP is bound in listen-tcp.c.
  */
 #include <errno.h>
 #include <libgen.h>
@@ -15,14 +16,17 @@
 #include "macro.h"
 #include "sockaddr.h"
 
-/* Is someone there? Used when bind() says the address is taken: 1 when a socket accepts (or
- * its backlog is full), 2 when a socket of another type is bound, 0 when nobody is. */
-static int socket_is_live(const struct unix_address *a) {
-	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+/* Is someone there? Used when bind() says the address is taken, probing with the type we
+ * would bind: 1 when a socket of that type accepts (or its backlog is full), or is a bound
+ * datagram socket (connect() to one succeeds, or is EPERM when it is connected elsewhere), 2
+ * when a socket of another type is bound, 0 when nobody is (ECONNREFUSED: a stale file). */
+static int socket_is_live(const struct unix_address *a, int type) {
+	_cleanup_close_ int fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 
 	if (fd < 0)
 		return negative_errno();
-	if (connect(fd, (const struct sockaddr *)&a->sun, a->len) == 0 || errno == EAGAIN)
+	if (connect(fd, (const struct sockaddr *)&a->sun, a->len) == 0 || errno == EAGAIN ||
+	    (type == SOCK_DGRAM && errno == EPERM))
 		return 1;
 	if (errno == EPROTOTYPE)
 		return 2;
@@ -48,7 +52,8 @@ static int bind_with_mode(int fd, const struct unix_address *a, mode_t mode) {
 	return r;
 }
 
-static int bind_path(int fd, const struct unix_address *a, const char *spec, mode_t mode) {
+static int bind_path(int fd, int type, const struct unix_address *a, const char *spec,
+		     mode_t mode) {
 	struct stat st;
 	int r;
 
@@ -77,12 +82,14 @@ static int bind_path(int fd, const struct unix_address *a, const char *spec, mod
 
 	if (unix_address_is_abstract(a))
 		return log_error_errno(r, "'%s' is in use: another socket is bound to it", spec);
-	r = socket_is_live(a);
+	r = socket_is_live(a, type);
 	if (r < 0)
 		return log_error_errno(r, "Failed to check whether '%s' is in use: %m", spec);
 	if (r > 0)
 		return log_error_errno(-EADDRINUSE, "'%s' is in use: %s", spec,
-				       r == 1 ? "something is listening on it"
+				       r == 1 ? (type == SOCK_DGRAM
+							 ? "a datagram socket is bound to it"
+							 : "something is listening on it")
 					      : "a socket of another type is bound to it");
 	/* Someone who can write the directory could put something else here between the checks
 	 * above and this unlink(). unlink() does not follow a symlink in the last component, so
@@ -99,32 +106,64 @@ static int bind_path(int fd, const struct unix_address *a, const char *spec, mod
 	return 0;
 }
 
-int listener_bind(struct server *s, const char *spec, enum listener_role role) {
+/* A unix socket of a.type, bound at a's path or name with the file's mode set. Datagram sockets
+ * ask for credentials before bind(): every datagram that can reach them then says who sent it,
+ * which the datagram echo's access lists and answer checks rely on (conn-dgram.c). */
+static int unix_socket_bind(struct server *s, const struct listen_address *a, const char *spec,
+			    struct unix_address *ret) {
 	_cleanup_close_ int fd = -EBADF;
-	struct unix_address a;
+	struct unix_address u;
 	int r;
 
-	r = unix_address_parse(spec, &a);
+	r = unix_address_parse(a->unix_spec, &u);
 	if (r < 0)
-		return log_error_errno(r, "Invalid socket address '%s': %s", spec,
-				       r == -ENAMETOOLONG ? "too long" : "empty");
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		return log_error_errno(r, "Invalid socket address '%s': it %s", spec,
+				       listen_address_error(spec, r));
+	fd = socket(AF_UNIX, a->type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return log_error_errno(negative_errno(), "Failed to create socket: %m");
-	r = bind_path(fd, &a, spec, (mode_t)s->config->socket_mode);
+	if (a->type == SOCK_DGRAM &&
+	    setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &(int){ 1 }, sizeof(int)) < 0)
+		return log_error_errno(negative_errno(), "Failed to enable credentials on '%s': %m",
+				       spec);
+	r = bind_path(fd, a->type, &u, spec, (mode_t)s->config->socket_mode);
 	if (r < 0)
 		return r;
-	if (listen(fd, SOMAXCONN) < 0) {
+	*ret = u;
+	return TAKE_FD(fd);
+}
+
+int listener_bind(struct server *s, const char *spec, enum listener_role role) {
+	_cleanup_close_ int fd = -EBADF;
+	struct listen_address a;
+	struct unix_address u = {};
+	int r;
+
+	r = listen_address_parse(spec, &a);
+	if (r < 0)
+		return log_error_errno(r, "Invalid socket address '%s': it %s", spec,
+				       listen_address_error(spec, r));
+	if (!a.unix_spec)
+		return listener_bind_tcp(s, &a.addr, spec, role);
+	fd = unix_socket_bind(s, &a, spec, &u);
+	if (fd < 0)
+		return fd;
+	/* A datagram socket has no connections to listen for: it is served as it is. */
+	if (a.type != SOCK_DGRAM && listen(fd, SOMAXCONN) < 0) {
 		r = log_error_errno(negative_errno(), "Failed to listen on '%s': %m", spec);
 		/* Ours, just made; nothing to report if it's gone. */
-		if (!unix_address_is_abstract(&a))
-			(void)unlink(a.sun.sun_path);
+		if (!unix_address_is_abstract(&u))
+			(void)unlink(u.sun.sun_path);
 		return r;
 	}
-	r = listeners_add(s, fd, AF_UNIX, SOCK_STREAM, role, spec,
-			  unix_address_is_abstract(&a) ? NULL : a.sun.sun_path);
-	if (r < 0)
+	r = listeners_add(s, fd, AF_UNIX, a.type, role, spec,
+			  unix_address_is_abstract(&u) ? NULL : u.sun.sun_path);
+	if (r < 0) {
+		/* As above: ours, and not yet the listener's to remove at exit. */
+		if (!unix_address_is_abstract(&u))
+			(void)unlink(u.sun.sun_path);
 		return log_error_errno(r, "Failed to add listener: %m");
+	}
 	TAKE_FD(fd);
 	log_info("Listening on '%s'%s", spec, role == LISTENER_METRICS ? " for metrics" : "");
 	return 0;

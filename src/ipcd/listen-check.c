@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * listeners_check(): before anything is bound, no two addresses name one socket, each socket's
- * directory exists or can be made, and no directory on a path is writable by every user
- * without being sticky.
+ * listeners_check(): before anything is bound, no two addresses name one socket, each socket
+ * file's directory exists or can be made, and no directory on a path is writable by every user
+ * without being sticky. Every path-based address counts, of any socket type.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +20,8 @@
 /* One listen address, as the checks before binding see it. */
 struct listen_path {
 	const char *spec; /* as written */
-	char *path;       /* absolute; NULL for an abstract name */
+	struct listen_address addr;
+	char *path;       /* absolute; NULL for an abstract name or TCP */
 	const char *dir;  /* the directory the socket file goes in (in path, or "/") */
 	const char *base; /* the socket file's name in dir (in path) */
 	bool has_dir;     /* dir exists: dir_dev and dir_ino say which directory it is */
@@ -31,18 +32,26 @@ struct listen_path {
 static int listen_path_init(const char *spec, struct listen_path *ret) {
 	_cleanup_free_ char *cwd = NULL;
 	struct listen_path p = { .spec = spec };
+	const char *file;
 	struct stat st;
 	char *slash;
 	size_t n;
+	int r;
 
-	if (spec[0] == '@') {
+	/* --listen and the configuration were checked when read: this is a bug's safety net. */
+	r = listen_address_parse(spec, &p.addr);
+	if (r < 0)
+		return log_error_errno(r, "Invalid socket address '%s': it %s", spec,
+				       listen_address_error(spec, r));
+	if (!listen_address_is_path(&p.addr)) {
 		*ret = p;
 		return 0;
 	}
-	if (spec[0] != '/' && !(cwd = get_current_dir_name()))
+	file = p.addr.unix_spec;
+	if (file[0] != '/' && !(cwd = get_current_dir_name()))
 		return log_error_errno(negative_errno(),
 				       "Failed to get the working directory for '%s': %m", spec);
-	if (cwd ? asprintf(&p.path, "%s/%s", cwd, spec) < 0 : !(p.path = strdup(spec)))
+	if (cwd ? asprintf(&p.path, "%s/%s", cwd, file) < 0 : !(p.path = strdup(file)))
 		return log_error_errno(-ENOMEM, "Failed to check '%s': %m", spec);
 	n = strlen(p.path);
 	while (n > 1 && p.path[n - 1] == '/')
@@ -62,7 +71,7 @@ static int listen_path_init(const char *spec, struct listen_path *ret) {
 
 static bool listen_path_same(const struct listen_path *a, const struct listen_path *b) {
 	if (!a->path || !b->path)
-		return !a->path && !b->path && strcmp(a->spec, b->spec) == 0;
+		return !a->path && !b->path && listen_address_same(&a->addr, &b->addr);
 	if (strcmp(a->base, b->base) != 0)
 		return false;
 	/* The file system's word where both directories exist (symlinks, ".."), else the

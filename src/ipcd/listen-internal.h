@@ -3,10 +3,11 @@
 
 /* Shared by listen.c and the listen-*.c files below it, which bind and sort its sockets and hold
  * the set of them; not public. Calls go down only: listen.c into listen-bind.c and
- * listen-passed.c, both of those into listen-set.c. */
+ * listen-passed.c, listen-bind.c into listen-tcp.c, all of those into listen-set.c. */
 
 #include "listen.h"
 #include "server.h"
+#include "sockaddr.h"
 
 /* FileDescriptorName= of the passed sockets that serve metrics (ipcd-metrics.socket). */
 #define LISTEN_METRICS_FD_NAME "metrics"
@@ -45,5 +46,11 @@ int listener_adopt(struct server *s, int fd, const char *name);
 
 /* listen-bind.c */
 
-/* Binds spec (a path or @name) and listens on it. Logs. */
+/* Binds spec (a listen address: sockaddr.h) and listens on it, unless it is datagram. Logs. */
 int listener_bind(struct server *s, const char *spec, enum listener_role role);
+
+/* listen-tcp.c */
+
+/* Binds a TCP address (SO_REUSEADDR; IPV6_V6ONLY for IPv6) and listens on it. Logs. */
+int listener_bind_tcp(struct server *s, const struct socket_address *a, const char *spec,
+		      enum listener_role role);

@@ -97,8 +97,8 @@ static void check_valid(const struct ipcd_config *c) {
 	      c->allow_uids.n, c->allow_gids.n);
 	CHECK(c->listen.n >= 1 && c->listen.n <= CONF_LISTEN_MAX, "%zu listen", c->listen.n);
 	for (size_t i = 0; i < c->listen.n; i++) {
-		struct unix_address a;
-		CHECK(unix_address_parse(c->listen.items[i], &a) == 0, "listen '%s'",
+		struct listen_address a;
+		CHECK(listen_address_parse(c->listen.items[i], &a) == 0, "listen '%s'",
 		      c->listen.items[i]);
 		for (size_t j = 0; j < i; j++)
 			CHECK(strcmp(c->listen.items[i], c->listen.items[j]) != 0, "'%s' twice",

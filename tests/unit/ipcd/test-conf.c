@@ -160,7 +160,42 @@ static const struct {
 	  "syntax error at 'on': a boolean is true or false" },
 	{ "socket_mode = 0640;\n", 1, "socket_mode = 0640: must be an octal string, in quotes" },
 	{ "limits = { a = 1; a = 2; };\n", 1, "syntax error: duplicate setting name" },
+	{ "listen = [ \"tcp:1.2.3.4\" ];\n", 1,
+	  "\"tcp:1.2.3.4\" is not tcp:IPV4:PORT or tcp:[IPV6]:PORT (numeric address, port 1 to "
+	  "65535) (allowed: a list of 1 to 64 sockets:" },
+	{ "listen = [ \"tcp:127.0.0.1:0\" ];\n", 1, "\"tcp:127.0.0.1:0\" is not tcp:IPV4:PORT" },
+	{ "listen = [ \"seqpacket:\" ];\n", 1,
+	  "\"seqpacket:\" is not \"seqpacket:\" or \"dgram:\" and a socket path or @name" },
+	{ "listen = [ \"dgram:@\" ];\n", 1, "\"dgram:@\" is not \"seqpacket:\" or \"dgram:\"" },
+	{ "listen = [ \"/a\", \"dgram:/a\" ];\n", 1,
+	  "\"/a\" and \"dgram:/a\" are the same socket file, listed twice" },
+	{ "listen = [ \"tcp:127.0.0.1:80\", \"tcp:127.0.0.1:80\" ];\n", 1,
+	  "\"tcp:127.0.0.1:80\" is listed twice" },
+	{ "listen = [ \"tcp:[::1]:80\", \"tcp:[0::1]:80\" ];\n", 1,
+	  "\"tcp:[::1]:80\" and \"tcp:[0::1]:80\" are the same socket, listed twice" },
+	{ "listen = [ \"seqpacket:@a\", \"seqpacket:@a\" ];\n", 1, "is listed twice" },
+	{ "metrics = [ \"dgram:/m\" ];\n", 1,
+	  "metrics = [ \"dgram:/m\" ]: \"dgram:/m\" is a dgram socket; metrics are served over "
+	  "stream sockets only" },
+	{ "metrics = [ \"seqpacket:@m\" ];\n", 1, "is a seqpacket socket; metrics are served" },
 };
+
+/* Every kind of listen address, and those that look alike but are not one socket. */
+TEST(listen_takes_every_socket_type) {
+	struct ipcd_config *c = NULL;
+	struct messages ms;
+
+	ASSERT_EQ(load_text("listen = [ \"/a\", \"seqpacket:/b\", \"dgram:/c\", \"@a\", "
+			    "\"seqpacket:@a\", \"dgram:@a\", \"tcp:127.0.0.1:80\", "
+			    "\"tcp:127.0.0.2:80\", \"tcp:[::1]:80\", \"./dgram:/x\" ];\n"
+			    "metrics = [ \"/m\", \"@m\", \"tcp:[::1]:81\" ];\n",
+			    &ms, &c),
+		  0);
+	ASSERT_EQ(c->listen.n, 10);
+	ASSERT_STREQ(c->listen.items[2], "dgram:/c");
+	ASSERT_EQ(c->metrics.n, 3);
+	conf_unref(c);
+}
 
 TEST(bad_values_name_file_line_setting_and_allowed) {
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
