@@ -394,16 +394,11 @@ static int check_suite(struct client_opts *o, const struct given *g, char *err, 
 			    "--type: suite transports takes each socket's type from its "
 			    "address (seqpacket:PATH, dgram:PATH)");
 	for (size_t i = 0; i < o->n_sockets; i++) {
-		struct socket_address a;
-		int type, r = socket_spec_parse(o->sockets[i], &type, &a);
+		struct listen_address a;
+		int r = listen_address_parse(o->sockets[i], &a);
 		if (r < 0)
-			return fail(err, len,
-				    "-s '%s': %s (allowed: PATH, @NAME, seqpacket:PATH, "
-				    "dgram:PATH, tcp:IPV4:PORT, tcp:[IPV6]:PORT)",
-				    o->sockets[i],
-				    r == -ENAMETOOLONG ? "too long for a unix socket address"
-				    : r == -EPROTOTYPE ? "TCP is stream only"
-						       : "not a socket address");
+			return fail(err, len, "-s '%s' %s", o->sockets[i],
+				    listen_address_error(o->sockets[i], r));
 	}
 	o->export_json = g->value[OPT_EXPORT_JSON];
 	o->export_svg = g->value[OPT_EXPORT_SVG];

@@ -56,7 +56,7 @@ struct client_opts {
 	uint64_t count;              /* ping -n; suite -n: each row's round trips, 0: its own */
 	uint64_t ping_interval_usec; /* ping --interval */
 	const char *suite;
-	/* suite transports: the ipcd sockets, typed as in socket_spec_parse() (every -s given) */
+	/* suite transports: the ipcd sockets, written as ipcd's listen entries (every -s given) */
 	const char *sockets[CLIENT_SOCKETS_MAX];
 	size_t n_sockets;
 	const char *export_json; /* suite transports: the JSON document to this file too */

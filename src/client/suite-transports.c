@@ -79,16 +79,15 @@ static size_t plan_rows(const struct client_opts *o, struct transport_row *rows)
 						       .workload_index = w,
 						       .opts = *o };
 			if (t < n_sockets) {
-				struct socket_address a;
+				struct listen_address a;
 				/* Checked when the options were read. */
-				(void)socket_spec_parse(sockets[t], &row->opts.type, &a);
+				(void)listen_address_parse(sockets[t], &a);
 				row->address = sockets[t];
+				row->opts.type = a.type;
 				/* Without its type: the address itself, as -s takes it. */
-				row->opts.socket = row->opts.type == SOCK_STREAM
-							   ? sockets[t]
-							   : strchr(sockets[t], ':') + 1;
-				transport_name(row->transport, sizeof(row->transport),
-					       row->opts.type, &a);
+				row->opts.socket = a.unix_spec ? a.unix_spec : sockets[t];
+				transport_name(row->transport, sizeof(row->transport), a.type,
+					       &a.addr);
 			} else {
 				snprintf(row->transport, sizeof(row->transport), "%s",
 					 floor_kind_to_string(floors[t - n_sockets]));

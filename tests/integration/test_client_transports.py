@@ -304,7 +304,7 @@ def test_a_stuck_floor_echo_times_out_and_a_signal_ends_the_suite(workdir):
 @pytest.mark.parametrize("args, message", [
     (["--type", "seqpacket"], "takes each socket's type from its address"),
     (["-s", "dgram:tcp:127.0.0.1:80"], "TCP is stream only"),
-    (["-s", "seqpacket:"], "not a socket address"),
+    (["-s", "seqpacket:"], "is not \"seqpacket:\" or \"dgram:\" and a socket path"),
     (["-s", "tcp:1.2.3.4"], "not a TCP address"),
     (["-n", "0"], "-n '0'"),
     (["-s", "/a"] * 17, "at most 16 sockets"),
