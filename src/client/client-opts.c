@@ -68,6 +68,7 @@ enum {
 	OPT_CPUS,
 	OPT_EXPORT_JSON,
 	OPT_EXPORT_SVG,
+	OPT_REPEAT,
 };
 
 /* Which commands take each option. */
@@ -96,6 +97,7 @@ static const struct {
 	{ OPT_CPUS, "--cpus", RUNS },
 	{ OPT_EXPORT_JSON, "--export-json", BIT(CMD_SUITE) },
 	{ OPT_EXPORT_SVG, "--export-svg", BIT(CMD_SUITE) },
+	{ OPT_REPEAT, "--repeat", BIT(CMD_LOAD) | BIT(CMD_RATE) },
 };
 
 _printf_(3, 4) static int fail(char *err, size_t len, const char *fmt, ...) {
@@ -275,6 +277,7 @@ static void set_defaults(struct client_opts *o) {
 		.rate = 1000,
 		.count = 10,
 		.ping_interval_usec = USEC_PER_SEC,
+		.repeat = 1,
 	};
 }
 
@@ -331,6 +334,7 @@ static int collect(int argc, char **argv, const char *command, struct given *g,
 		{ "cpus", required_argument, NULL, OPT_CPUS },
 		{ "export-json", required_argument, NULL, OPT_EXPORT_JSON },
 		{ "export-svg", required_argument, NULL, OPT_EXPORT_SVG },
+		{ "repeat", required_argument, NULL, OPT_REPEAT },
 		{},
 	};
 	int c;
@@ -580,6 +584,11 @@ int client_opts_parse(int argc, char **argv, struct client_opts *ret, char *err,
 		       report_interval_usec);
 	}
 	NUMBER(OPT_TOTAL, "--total", NUM_SIZE, 1, UINT64_C(1) << 56, total_bytes);
+	NUMBER(OPT_REPEAT, "--repeat", NUM_COUNT, 1, CLIENT_REPEAT_MAX, repeat);
+	/* Interval lines of many runs, one after another, would not say which run they are. */
+	if (o.repeat > 1 && o.report_interval_usec)
+		return fail(err, len, "-i and --repeat %s are mutually exclusive",
+			    g.value[OPT_REPEAT]);
 	if (g.set[OPT_CPUS] && (r = parse_cpus(g.value[OPT_CPUS], &o, err, len)) < 0)
 		return r;
 	{

@@ -62,6 +62,7 @@ struct client_opts {
 	const char *export_json; /* suite transports: the JSON document to this file too */
 	const char *export_svg;  /* suite transports: the chart to this file */
 	const char *histogram;   /* --histogram FILE: the distribution after the run, or NULL */
+	uint64_t repeat;         /* --repeat: independent complete runs of load or rate (1: one) */
 
 	bool pinned;    /* --cpus: the driver's threads are pinned … */
 	cpu_set_t cpus; /* … one to each of these, round robin; all of them for the rest */
@@ -71,6 +72,7 @@ struct client_opts {
 void client_opts_help(void);
 
 #define CLIENT_ERROR_MAX 256
+#define CLIENT_REPEAT_MAX 1000 /* --repeat */
 
 /*
  * Parses and validates argv. 0: run; 1: help or version was printed, exit 0; -EINVAL: a usage

@@ -18,6 +18,7 @@
 #include "macro.h"
 #include "monitor.h"
 #include "ping.h"
+#include "repeat.h"
 #include "report.h"
 
 #define FDS_SPARE 64 /* stdio, eventfds, epoll, timers: beyond one per connection */
@@ -61,6 +62,10 @@ static int run_workload(const struct client_opts *o) {
 	char err[HIST_TEXT_ERROR_MAX];
 	int r, status;
 
+	if (o->repeat > 1) {
+		free(result);
+		return repeat_run(o);
+	}
 	if (!result)
 		return -ENOMEM;
 	r = o->command == CMD_LOAD ? load_run(o, &p, result) : rate_run(o, &p, result);

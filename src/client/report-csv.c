@@ -73,13 +73,13 @@ static void csv_cpu(FILE *f, const struct drive_result *r) {
 }
 
 /* One CSV line, without its end: the suite adds a column. */
-void report_csv_row(FILE *f, const struct client_opts *o, const char *command,
+void report_csv_row(FILE *f, const struct client_opts *o, const char *kind, const char *command,
 		    const struct drive_params *p, const struct drive_result *r) {
 	char ts[TIMESTAMP_MAX], cpus[CPULIST_MAX];
 	const struct hist *h = &r->hist;
 	const struct drive_errors *e = &r->errors;
 
-	report_csv_params(f, "summary", command, p);
+	report_csv_params(f, kind, command, p);
 	fprintf(f, ",%.6f,%" PRIu64 ",%.1f,%.3f", (double)r->elapsed_usec / 1e6, r->round_trips,
 		report_per_second(r->round_trips, r->elapsed_usec),
 		report_per_second(r->bytes_received, r->elapsed_usec) / MIB);

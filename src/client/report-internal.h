@@ -31,10 +31,6 @@ char *report_timestamp_text(char *buf, size_t len, const struct timespec *t);
 
 double report_per_second(uint64_t n, uint64_t usec);
 
-/* "38.1us", "2.10ms": three significant digits in a unit that fits. */
-#define LATENCY_TEXT_MAX 32
-char *report_latency_text(char *buf, size_t len, uint64_t nsec);
-
 /* CPU time as a share of one core over wall_nsec; the server's, or why it is missing. */
 double report_cores(uint64_t cpu_nsec, uint64_t wall_nsec);
 #define CPU_ABSENT_MAX 160
@@ -61,10 +57,19 @@ void report_csv_params(FILE *f, const char *kind, const char *command,
 		       const struct drive_params *p);
 void report_csv_latency(FILE *f, const struct hist *h);
 size_t report_csv_columns_after(size_t n);
-void report_csv_row(FILE *f, const struct client_opts *o, const char *command,
+/* kind: "summary", or "run" for one run of --repeat. */
+void report_csv_row(FILE *f, const struct client_opts *o, const char *kind, const char *command,
 		    const struct drive_params *p, const struct drive_result *r);
 void report_csv_string(FILE *f, const char *s);
 void report_csv_skipped_row(FILE *f, const struct suite_row *row);
+
+/* report.c */
+/* "38.1us", "2.10ms": three significant digits in a unit that fits. */
+#define LATENCY_TEXT_MAX 32
+char *report_latency_text(char *buf, size_t len, uint64_t nsec);
+/* The text report's first line, which repeats what was asked, ended by end. */
+void report_text_header(FILE *f, const struct client_opts *o, const struct drive_params *p,
+			const char *end);
 
 /* report-connect-error.c */
 void report_text_connect_error(FILE *f, const struct client_opts *o, const struct drive_params *p,

@@ -108,7 +108,8 @@ static void csv_document(FILE *f, const struct transport_row *rows, size_t n) {
 			fprintf(f, "%.4f", row->ratio);
 		fputc(',', f);
 		if (row->result)
-			report_csv_row(f, &row->opts, row->workload, &row->params, row->result);
+			report_csv_row(f, &row->opts, "summary", row->workload, &row->params,
+				       row->result);
 		else {
 			struct suite_row s = { .workload = row->workload, .params = row->params };
 			report_csv_skipped_row(f, &s);

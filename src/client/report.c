@@ -141,7 +141,7 @@ static void text_latency(FILE *f, const struct hist *h) {
 }
 
 /* The line that repeats what was asked, ended by what follows it. */
-static void text_header(FILE *f, const struct client_opts *o, const struct drive_params *p,
+void report_text_header(FILE *f, const struct client_opts *o, const struct drive_params *p,
 			const char *end) {
 	char a[FORMAT_SIZE_MAX];
 
@@ -169,7 +169,7 @@ static void text_run(FILE *f, const struct client_opts *o, const struct drive_pa
 	char pl[PLACEMENT_MAX];
 
 	if (!header_printed(o))
-		text_header(f, o, p, r->interrupted ? " (interrupted)\n" : "\n");
+		report_text_header(f, o, p, r->interrupted ? " (interrupted)\n" : "\n");
 	else if (r->interrupted)
 		fputs("  interrupted   by a signal: the report covers the run until then\n", f);
 	fprintf(f, "  connected     %" PRIu64, r->connected);
@@ -220,7 +220,7 @@ void report_run(FILE *f, const struct client_opts *o, const struct drive_params 
 		case REPORT_CSV:
 			if (!header_printed(o))
 				fprintf(f, "%s\n", report_csv_header);
-			report_csv_row(f, o, client_command_to_string(o->command), p, r);
+			report_csv_row(f, o, "summary", client_command_to_string(o->command), p, r);
 			fputc('\n', f);
 			break;
 		case REPORT_TEXT:
@@ -274,8 +274,8 @@ void report_suite(FILE *f, const struct client_opts *o, const struct suite_row *
 				char skipped[SUITE_SKIPPED_MAX + 16];
 
 				if (rows[i].result)
-					report_csv_row(f, o, rows[i].workload, &rows[i].params,
-						       rows[i].result);
+					report_csv_row(f, o, "summary", rows[i].workload,
+						       &rows[i].params, rows[i].result);
 				else {
 					report_csv_skipped_row(f, &rows[i]);
 					snprintf(skipped, sizeof(skipped), "skipped: %s", note);
@@ -325,7 +325,7 @@ void report_run_start(FILE *f, const struct client_opts *o, const struct drive_p
 	if (!header_printed(o))
 		return;
 	if (report_format(o) == REPORT_TEXT)
-		text_header(f, o, p, "\n");
+		report_text_header(f, o, p, "\n");
 	else if (report_format(o) == REPORT_CSV)
 		fprintf(f, "%s\n", report_csv_header);
 	fflush(f);

@@ -95,6 +95,11 @@ static void check_opts(const struct client_opts *o) {
 		CHECK(o->rate >= o->connections, "rate %" PRIu64, o->rate);
 	if (o->command == CMD_SUITE)
 		CHECK(o->suite && strcmp(o->suite, "qt") == 0, "suite");
+	CHECK(IN(o->repeat, 1, 1000), "repeat %" PRIu64, o->repeat);
+	if (o->repeat > 1)
+		CHECK((o->command == CMD_LOAD || o->command == CMD_RATE) &&
+			      o->report_interval_usec == 0,
+		      "repeat %" PRIu64 " for %s", o->repeat, client_command_to_string(o->command));
 	CHECK(client_command_to_string(o->command) && client_type_to_string(o->type), "names");
 }
 
