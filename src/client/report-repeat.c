@@ -152,14 +152,15 @@ void report_repeat_start(FILE *f, const struct client_opts *o, const struct driv
 	fflush(f);
 }
 
-/* "  run 2/5       93900.6 rt/s  366.80 MiB/s  p50 30.8us  p99 186us  p99.9 318us  exit 0" */
+/* "  run 2/5        93900.6 rt/s    366.80 MiB/s  p50 30.8us  p99 186us  p99.9 318us  exit status
+ * 0" */
 static void text_run_line(FILE *f, const struct client_opts *o, uint64_t k,
 			  const struct repeat_outcome *run) {
-	char a[32], b[32], c[32];
+	char a[32], b[32], c[32], label[48];
 
-	fprintf(f, "  run %" PRIu64 "/%" PRIu64 "%*s%12.1f rt/s  %10.2f MiB/s", k + 1, o->repeat,
-		(int)MAX(0, 9 - snprintf(NULL, 0, "%" PRIu64 "/%" PRIu64, k + 1, o->repeat)), "",
-		run->value[REPEAT_ROUND_TRIPS_PER_S], run->value[REPEAT_MIB_PER_S]);
+	snprintf(label, sizeof(label), "run %" PRIu64 "/%" PRIu64, k + 1, o->repeat);
+	fprintf(f, "  %-13s%10.1f rt/s  %8.2f MiB/s", label, run->value[REPEAT_ROUND_TRIPS_PER_S],
+		run->value[REPEAT_MIB_PER_S]);
 	if (run->have[REPEAT_ACHIEVED_PER_S])
 		fprintf(f, "  sent %.1f/s", run->value[REPEAT_ACHIEVED_PER_S]);
 	if (run->have[REPEAT_P50])
