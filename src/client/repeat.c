@@ -40,19 +40,26 @@ static int series_exit_status(const struct repeat_outcome *runs, uint64_t n) {
 	return n > 0 && !connected ? 3 : worst;
 }
 
+/* One allocation: the analyzer follows a single cleanup pointer where it loses several. */
+struct series_state {
+	struct drive_result result; /* the run under way */
+	struct hist merged;
+	struct repeat_outcome runs[CLIENT_REPEAT_MAX];
+};
+
 int repeat_run(const struct client_opts *o) {
-	_cleanup_free_ struct repeat_outcome *runs = calloc(o->repeat, sizeof(*runs));
-	_cleanup_free_ struct drive_result *result = malloc(sizeof(*result));
-	_cleanup_free_ struct hist *merged = malloc(sizeof(*merged));
+	_cleanup_free_ struct series_state *st = malloc(sizeof(*st));
 	struct repeat_series s = { .asked = o->repeat };
 	struct drive_params p = { .mode = DRIVE_CLOSED };
 	char err[HIST_TEXT_ERROR_MAX];
+	uint64_t n = MIN(o->repeat, (uint64_t)CLIENT_REPEAT_MAX);
 	int r = 0;
 
-	if (!runs || !result || !merged)
+	if (!st)
 		return -ENOMEM;
-	hist_init(merged);
-	for (uint64_t k = 0; k < o->repeat; k++) {
+	hist_init(&st->merged);
+	for (uint64_t k = 0; k < n; k++) {
+		struct drive_result *result = &st->result;
 		bool stop = false;
 
 		if (k > 0 && (r = stop_requested(&stop)) < 0)
@@ -67,9 +74,9 @@ int repeat_run(const struct client_opts *o) {
 		/* After the first run: only then are its parameters known. */
 		if (k == 0)
 			report_repeat_start(stdout, o, &p);
-		hist_merge(merged, &result->hist);
-		report_repeat_outcome(&p, result, &runs[k]);
-		report_repeat_run(stdout, o, &p, k, result, &runs[k]);
+		hist_merge(&st->merged, &result->hist);
+		report_repeat_outcome(&p, result, &st->runs[k]);
+		report_repeat_run(stdout, o, &p, k, result, &st->runs[k]);
 		s.done = k + 1;
 		if (result->interrupted) {
 			s.interrupted = true;
@@ -78,14 +85,14 @@ int repeat_run(const struct client_opts *o) {
 	}
 	if (s.done == 0)
 		return r;
-	s.runs = runs;
-	s.exit_status = series_exit_status(runs, s.done);
-	s.latency = merged;
+	s.runs = st->runs;
+	s.exit_status = series_exit_status(st->runs, s.done);
+	s.latency = &st->merged;
 	/* Also after a failure: what was printed so far makes a whole report. */
 	report_repeat_end(stdout, o, &p, &s);
 	if (r < 0)
 		return r;
-	if (o->histogram && hist_text_save(merged, o->histogram, err, sizeof(err)) < 0) {
+	if (o->histogram && hist_text_save(&st->merged, o->histogram, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ipc-client: %s\n", err);
 		return MAX(s.exit_status, EXIT_FAILURE);
 	}

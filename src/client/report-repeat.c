@@ -45,9 +45,9 @@ enum summary_row {
 	ROW_MAX,
 	ROW_SPREAD,
 	ROW_FLAGGED,
-	_ROW_MAX,
+	_SUMMARY_ROW_MAX,
 };
-static const char *const row_kinds[_ROW_MAX] = {
+static const char *const row_kinds[_SUMMARY_ROW_MAX] = {
 	[ROW_MEDIAN] = "median",         [ROW_MIN] = "min",         [ROW_MAX] = "max",
 	[ROW_SPREAD] = "spread_percent", [ROW_FLAGGED] = "flagged",
 };
@@ -278,7 +278,7 @@ static void csv_cell(FILE *f, const char *c, size_t len, enum summary_row row,
 
 static void csv_end(FILE *f, const struct client_opts *o, const struct drive_params *p,
 		    const struct repeat_series *s, const struct summary *sum) {
-	for (int row = 0; row < _ROW_MAX; row++) {
+	for (int row = 0; row < _SUMMARY_ROW_MAX; row++) {
 		size_t column = 0;
 
 		report_csv_params(f, row_kinds[row], client_command_to_string(o->command), p);
