@@ -54,6 +54,17 @@ int cpu_peer_pid(int fd, pid_t *ret) {
 	return 0;
 }
 
+/* A sock_diag request's header, and room for the one message of its answer. */
+#define DIAG_HEADER(req)                                                                           \
+	{                                                                                          \
+		.nlmsg_len = sizeof(req), .nlmsg_type = SOCK_DIAG_BY_FAMILY,                       \
+		.nlmsg_flags = NLM_F_REQUEST                                                       \
+	}
+union diag_answer {
+	struct nlmsghdr nlh;
+	char buf[1024];
+};
+
 /* One sock_diag request and the first message of its answer: -errno for an error answer. */
 static int diag_ask(const void *req, size_t len, struct nlmsghdr *resp, size_t resp_len) {
 	_cleanup_close_ int nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
@@ -83,18 +94,13 @@ static int unix_peer_inode(int fd, uint32_t *ret) {
 		struct nlmsghdr nlh;
 		struct unix_diag_req r;
 	} req = {
-		.nlh = { .nlmsg_len = sizeof(req),
-			 .nlmsg_type = SOCK_DIAG_BY_FAMILY,
-			 .nlmsg_flags = NLM_F_REQUEST },
+		.nlh = DIAG_HEADER(req),
 		.r = { .sdiag_family = AF_UNIX,
 		       .udiag_states = UINT32_MAX,
 		       .udiag_show = UDIAG_SHOW_PEER,
 		       .udiag_cookie = { UINT32_MAX, UINT32_MAX } },
 	};
-	union {
-		struct nlmsghdr nlh;
-		char buf[1024];
-	} resp = { .buf = { 0 } }; /* recv() fills it, which the analyzer cannot see */
+	union diag_answer resp = { .buf = { 0 } }; /* recv() fills it; the analyzer cannot see */
 	const struct nlmsghdr *h = &resp.nlh;
 	int r;
 
@@ -125,18 +131,13 @@ static int tcp_peer_inode(int fd, int family, uint32_t *ret) {
 		struct nlmsghdr nlh;
 		struct inet_diag_req_v2 r;
 	} req = {
-		.nlh = { .nlmsg_len = sizeof(req),
-			 .nlmsg_type = SOCK_DIAG_BY_FAMILY,
-			 .nlmsg_flags = NLM_F_REQUEST },
+		.nlh = DIAG_HEADER(req),
 		.r = { .sdiag_family = (uint8_t)family,
 		       .sdiag_protocol = IPPROTO_TCP,
 		       .idiag_states = UINT32_MAX,
 		       .id = { .idiag_cookie = { INET_DIAG_NOCOOKIE, INET_DIAG_NOCOOKIE } } },
 	};
-	union {
-		struct nlmsghdr nlh;
-		char buf[1024];
-	} resp = { .buf = { 0 } }; /* recv() fills it, which the analyzer cannot see */
+	union diag_answer resp = { .buf = { 0 } }; /* recv() fills it; the analyzer cannot see */
 	const struct nlmsghdr *h = &resp.nlh;
 	int r;
 

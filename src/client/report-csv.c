@@ -120,9 +120,24 @@ void report_csv_string(FILE *f, const char *s) {
 	fputc('"', f);
 }
 
-/* A skipped row in CSV: its parameters, every measured column empty, then the note. */
-void report_csv_skipped_row(FILE *f, const struct suite_row *row) {
-	report_csv_params(f, "summary", row->workload, &row->params);
-	for (size_t i = 0; i < report_csv_columns_after(8); i++)
-		fputc(',', f);
+/* A suite's row: its result, or its parameters and every measured column empty when it did
+ * not run; then the note column ("skipped: " before the reason it did not run) and the end. */
+void report_csv_suite_row(FILE *f, const struct client_opts *o, const char *workload,
+			  const struct drive_params *p, const struct drive_result *r,
+			  const char *note) {
+	if (r)
+		report_csv_row(f, o, "summary", workload, p, r);
+	else {
+		report_csv_params(f, "summary", workload, p);
+		for (size_t i = 0; i < report_csv_columns_after(8); i++)
+			fputc(',', f);
+	}
+	fputc(',', f);
+	if (note && !r) {
+		char skipped[SUITE_SKIPPED_MAX + 80];
+		snprintf(skipped, sizeof(skipped), "skipped: %s", note);
+		report_csv_string(f, skipped);
+	} else if (note)
+		report_csv_string(f, note);
+	fputc('\n', f);
 }

@@ -50,6 +50,8 @@ void report_json_latency(FILE *f, const struct hist *h);
 void report_json_machine(FILE *f);
 void report_json_params(FILE *f, const struct client_opts *o, const struct drive_params *p);
 void report_json_result(FILE *f, const struct drive_params *p, const struct drive_result *r);
+/* A load or rate document's opening, up to its parameters: the caller goes on with ", ". */
+void report_json_head(FILE *f, const struct client_opts *o, const struct drive_params *p);
 
 /* report-csv.c */
 extern const char *const report_csv_header;
@@ -61,7 +63,9 @@ size_t report_csv_columns_after(size_t n);
 void report_csv_row(FILE *f, const struct client_opts *o, const char *kind, const char *command,
 		    const struct drive_params *p, const struct drive_result *r);
 void report_csv_string(FILE *f, const char *s);
-void report_csv_skipped_row(FILE *f, const struct suite_row *row);
+void report_csv_suite_row(FILE *f, const struct client_opts *o, const char *workload,
+			  const struct drive_params *p, const struct drive_result *r,
+			  const char *note);
 
 /* report.c */
 /* "38.1us", "2.10ms": three significant digits in a unit that fits. */

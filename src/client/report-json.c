@@ -179,3 +179,11 @@ void report_json_result(FILE *f, const struct drive_params *p, const struct driv
 			i ? ", " : "", r->mismatches[i].connection, r->mismatches[i].offset);
 	fprintf(f, "], \"exit_status\": %d}", report_exit_status(r));
 }
+
+void report_json_head(FILE *f, const struct client_opts *o, const struct drive_params *p) {
+	fprintf(f, "{\"kind\": \"summary\", \"version\": \"%s\", \"command\": \"%s\", ", VERSION,
+		client_command_to_string(o->command));
+	report_json_machine(f);
+	fputs(", \"parameters\": ", f);
+	report_json_params(f, o, p);
+}

@@ -132,13 +132,7 @@ void report_repeat_start(FILE *f, const struct client_opts *o, const struct driv
 
 	switch (report_format(o)) {
 		case REPORT_JSON:
-			fprintf(f,
-				"{\"kind\": \"summary\", \"version\": \"%s\", \"command\": "
-				"\"%s\", ",
-				VERSION, client_command_to_string(o->command));
-			report_json_machine(f);
-			fputs(", \"parameters\": ", f);
-			report_json_params(f, o, p);
+			report_json_head(f, o, p);
 			fputs(", \"runs\": [", f);
 			break;
 		case REPORT_CSV:

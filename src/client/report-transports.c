@@ -99,27 +99,15 @@ static void csv_document(FILE *f, const struct transport_row *rows, size_t n) {
 	fprintf(f, "transport,floor,ratio_to_best,%s,note\n", report_csv_header);
 	for (size_t i = 0; i < n; i++) {
 		const struct transport_row *row = &rows[i];
-		char buf[NOTE_MAX], skipped[NOTE_MAX + 16];
-		const char *note = row_note(row, buf, sizeof(buf));
+		char buf[NOTE_MAX];
 
 		report_csv_string(f, row->transport);
 		fprintf(f, ",%s,", row->address ? "false" : "true");
 		if (row->ratio > 0.0)
 			fprintf(f, "%.4f", row->ratio);
 		fputc(',', f);
-		if (row->result)
-			report_csv_row(f, &row->opts, "summary", row->workload, &row->params,
-				       row->result);
-		else {
-			struct suite_row s = { .workload = row->workload, .params = row->params };
-			report_csv_skipped_row(f, &s);
-			snprintf(skipped, sizeof(skipped), "skipped: %s", note);
-			note = skipped;
-		}
-		fputc(',', f);
-		if (note)
-			report_csv_string(f, note);
-		fputc('\n', f);
+		report_csv_suite_row(f, &row->opts, row->workload, &row->params, row->result,
+				     row_note(row, buf, sizeof(buf)));
 	}
 }
 

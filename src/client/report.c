@@ -206,13 +206,7 @@ void report_run(FILE *f, const struct client_opts *o, const struct drive_params 
 		const struct drive_result *r) {
 	switch (report_format(o)) {
 		case REPORT_JSON:
-			fprintf(f,
-				"{\"kind\": \"summary\", \"version\": \"%s\", \"command\": "
-				"\"%s\", ",
-				VERSION, client_command_to_string(o->command));
-			report_json_machine(f);
-			fputs(", \"parameters\": ", f);
-			report_json_params(f, o, p);
+			report_json_head(f, o, p);
 			fputs(", \"result\": ", f);
 			report_json_result(f, p, r);
 			fputs("}\n", f);
@@ -269,23 +263,9 @@ void report_suite(FILE *f, const struct client_opts *o, const struct suite_row *
 			break;
 		case REPORT_CSV:
 			fprintf(f, "%s,note\n", report_csv_header);
-			for (size_t i = 0; i < n; i++) {
-				const char *note = suite_note(&rows[i]);
-				char skipped[SUITE_SKIPPED_MAX + 16];
-
-				if (rows[i].result)
-					report_csv_row(f, o, "summary", rows[i].workload,
-						       &rows[i].params, rows[i].result);
-				else {
-					report_csv_skipped_row(f, &rows[i]);
-					snprintf(skipped, sizeof(skipped), "skipped: %s", note);
-					note = skipped;
-				}
-				fputc(',', f);
-				if (note)
-					report_csv_string(f, note);
-				fputc('\n', f);
-			}
+			for (size_t i = 0; i < n; i++)
+				report_csv_suite_row(f, o, rows[i].workload, &rows[i].params,
+						     rows[i].result, suite_note(&rows[i]));
 			break;
 		case REPORT_TEXT:
 			fprintf(f, "ipc-client suite %s: %s, %s, %s\n\n", o->suite,

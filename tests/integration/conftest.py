@@ -165,6 +165,20 @@ def socat_echo(workdir):
         socat.stderr.close()
 
 
+
+def finish_client(proc, timeout=20):
+    """An ipc-client Popen to its end within timeout (killed after): (stdout, stderr), with no
+    sanitizer report on stderr."""
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate(timeout=10)
+        raise AssertionError(f"ipc-client did not finish within {timeout}s")
+    text = err.decode(errors="replace") if isinstance(err, bytes) else err
+    assert not SANITIZER_REPORT.search(text), f"sanitizer report from ipc-client:\n{text}"
+    return out, err
+
 class Notify:
     """The NOTIFY_SOCKET end of the sd_notify protocol. A thread reads it all the time, as a
     service manager does: sd_notify() blocks when the socket's queue (net.unix.max_dgram_qlen,

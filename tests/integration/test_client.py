@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from conftest import IPC_CLIENT, SANITIZER_REPORT, socat_echo, wait_until
+from conftest import IPC_CLIENT, SANITIZER_REPORT, finish_client, socat_echo, wait_until
 
 QUIET = "log = { connections = false; };\n"
 LOUD = "log = { connections = true; };\n"  # the connect lines tell when a client runs
@@ -67,16 +67,6 @@ def start_client(*args):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=client_env())
 
-
-def finish_client(proc, timeout=20):
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate(timeout=10)
-        raise AssertionError(f"ipc-client did not finish within {timeout}s")
-    check_sanitizer(err)
-    return out, err
 
 
 def connections_seen(d, pid):

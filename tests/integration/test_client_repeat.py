@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import IPC_CLIENT, SANITIZER_REPORT, socat_echo, wait_until
+from conftest import IPC_CLIENT, SANITIZER_REPORT, finish_client, socat_echo
 
 QUIET = "log = { connections = false; };\n"
 LOUD = "log = { connections = true; };\n"
@@ -50,16 +50,6 @@ def start(*args):
     return subprocess.Popen([IPC_CLIENT, *args, "--progress", "never"], stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env())
 
-
-def finish(proc, timeout=30):
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate(timeout=10)
-        raise AssertionError(f"ipc-client did not finish within {timeout}s")
-    assert not SANITIZER_REPORT.search(err), err
-    return out, err
 
 
 def read_lines_until(stream, pattern, timeout, seen):
@@ -129,7 +119,7 @@ def assert_summary_matches_runs(doc):
 def test_each_run_is_a_whole_run_with_its_own_connections(ipcd):
     d = ipcd(LOUD).start_ready()
     proc = start("load", "-s", d.sock, "-c", "2", "-t", "200ms", "--repeat", "3")
-    out, err = finish(proc)
+    out, err = finish_client(proc, 30)
     assert proc.returncode == 0, out + err
     # Each run opens its connections anew: three runs of two.
     seen = re.findall(rf"Connection \d+ from pid {proc.pid} uid \d+ gid \d+ on ", d.log())
@@ -193,7 +183,7 @@ def test_a_run_slowed_down_on_purpose_is_flagged(ipcd):
         d.signal(signal.SIGSTOP)
         time.sleep(0.4)
         d.signal(signal.SIGCONT)
-        out, err = finish(proc)
+        out, err = finish_client(proc, 30)
         assert proc.returncode == 0, out + err
         if fmt == "json":
             doc = json.loads(out)
@@ -288,7 +278,7 @@ def test_signal_in_the_second_run_ends_the_series(ipcd, sig):
     read_lines_until(proc.stderr, r"run 1/5", 20, seen)
     time.sleep(0.3)
     proc.send_signal(sig)
-    out, err = finish(proc)
+    out, err = finish_client(proc, 30)
     assert proc.returncode == 0, out + err
     doc = json.loads(out)
     rep = doc["repeat"]
@@ -308,7 +298,7 @@ def test_interrupted_series_text_says_so(ipcd):
     read_lines_until(proc.stdout, r"run 1/5", 20, seen)
     time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
-    out, err = finish(proc)
+    out, err = finish_client(proc, 30)
     out = "".join(seen) + out
     assert proc.returncode == 0, out + err
     assert [(m[0], m[3]) for m in RUN_LINE.findall(out)] == [("1", ""), ("2", " (interrupted)")]
@@ -336,7 +326,7 @@ def test_server_gone_mid_series_is_the_worst_runs_status(ipcd):
     read_lines_until(proc.stderr, r"run 1/4", 20, seen)
     d.signal(signal.SIGKILL)
     d.wait_exit()
-    out, err = finish(proc)
+    out, err = finish_client(proc, 30)
     assert proc.returncode == 1, out + err
     doc = json.loads(out)
     statuses = [r["exit_status"] for r in doc["runs"]]

@@ -13,7 +13,7 @@ import threading
 
 import pytest
 
-from conftest import IPC_CLIENT, wait_until
+from conftest import IPC_CLIENT
 
 
 def client(*args, timeout=60, user=None):

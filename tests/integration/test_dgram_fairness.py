@@ -5,7 +5,6 @@ Before the shares, one hog sending 4 × 60000 bytes left 0 of 5 pings answered, 
 load -c 40 --depth 4 -b 4K against the default configuration failed every connection."""
 
 import json
-import os
 import re
 import socket
 import subprocess

@@ -15,8 +15,8 @@ import pytest
 
 from conftest import (IPC_CLIENT, SRCDIR, dgram_client, recv_exact, recv_until_eof,
                       run_ipcd, write_file)
-from test_dgram_reflection import (OTHER_UID, as_attacker, attacker_dir, dgram_socket,
-                                   queued, replace_with_symlink, stopped)
+from test_dgram_reflection import (OTHER_UID, assert_renamed_and_linked_get_nothing,
+                                   dgram_socket, queued, replace_with_symlink, stopped)
 
 STATS = "log = { stats_interval = 1; };\n"
 
@@ -397,20 +397,7 @@ def test_sender_of_another_uid_is_answered_only_at_its_own_socket(ipcd, workdir)
     d = dgram_daemon(ipcd, workdir, 'socket_mode = "0666";\n')
     os.chmod(workdir, 0o711)
     os.chmod(d.dir, 0o711)
-    att = attacker_dir(workdir)
-    assert as_attacker("echo", d.sock, os.path.join(att, "own.sock")) == "forged as echo"
-    victim_in_att = dgram_socket(os.path.join(att, "victim.sock"))  # root's, the attacker's dir
-    victim = dgram_socket(os.path.join(workdir, "journal.sock"))
-    renamed, linked = os.path.join(att, "renamed.sock"), os.path.join(att, "linked.sock")
-    with stopped(d.pid):
-        as_attacker("rename", d.sock, renamed, victim_in_att.getsockname())
-        as_attacker("send", d.sock, linked)
-        os.link(victim.getsockname(), linked + ".tmp")
-        os.replace(linked + ".tmp", linked)
-    assert d.exchange(b"control ping") == b"control ping"
-    assert {"renamed": queued(victim_in_att), "linked": queued(victim)} == \
-        {"renamed": [], "linked": []}
-    wait_unanswerable(d, 2)
+    assert_renamed_and_linked_get_nothing(d, workdir)
     assert "does not own" in d.log() and "hard link" in d.log()
     assert d.stop() == 0
 
