@@ -9,5 +9,5 @@ out=${1:-build/bench}
 CC=${CC:-cc}
 mkdir -p "$out"
 for p in floor-server floor-client pair-ping; do
-	$CC -O2 -g -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -o "$out/$p" "$here/$p.c"
+	$CC -O2 -g -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -pthread -o "$out/$p" "$here/$p.c"
 done
