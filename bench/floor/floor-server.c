@@ -107,12 +107,12 @@ static void loop_run(struct loop *l, int lfd, const sigset_t *waitmask) {
 				int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 				if (fd < 0)
 					continue; /* EAGAIN, or a peer that left; EMFILE retries next loop */
-				/* c->fd is set before the connection is in any epoll set: another loop
-				 * may be woken for it before epoll_ctl returns here. */
 				c = calloc(1, sizeof(*c));
 				int ep = loops[next].ep;
 				next = (next + 1) % nloops;
 				struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+				/* c->fd is set before the connection is in any epoll set: another loop
+				 * may be woken for it before epoll_ctl returns here. */
 				if (c)
 					c->fd = fd;
 				if (!c || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
@@ -134,19 +134,22 @@ static void *loop_thread(void *arg) {
 	return NULL;
 }
 
+/* THREADS: a whole number from 1 to MAX_THREADS, nothing else. */
+static int parse_threads(const char *s, unsigned long *ret) {
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v < 1 || v > MAX_THREADS)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
 int main(int argc, char **argv) {
 	sigset_t waitmask;
-	char *end;
 	int lfd;
 
-	if (argc == 3) {
-		errno = 0;
-		nloops = strtoul(argv[2], &end, 10);
-		if (errno || end == argv[2] || *end || argv[2][0] == '-' || nloops < 1 ||
-		    nloops > MAX_THREADS)
-			argc = 0;
-	}
-	if (argc != 2 && argc != 3) {
+	if (argc != 2 && (argc != 3 || parse_threads(argv[2], &nloops) < 0)) {
 		fprintf(stderr, "usage: floor-server PATH [THREADS]   (THREADS 1 to %d, default 1)\n",
 			MAX_THREADS);
 		return 2;
