@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "client-opts-internal.h"
 #include "client-opts.h"
 #include "cpulist.h"
 #include "macro.h"
@@ -171,42 +172,6 @@ static int parse_cpus(const char *value, struct client_opts *o, char *err, size_
 	}
 	o->pinned = true;
 	return 0;
-}
-
-static unsigned cpu_count(void) {
-	cpu_set_t set;
-	long n;
-
-	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
-		return (unsigned)CPU_COUNT(&set);
-	n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 ? (unsigned)n : 1;
-}
-
-/* The largest message an AF_UNIX seqpacket or datagram socket can send here: the kernel
- * refuses anything over the send buffer less a small overhead with EMSGSIZE. */
-static uint64_t max_message(int type) {
-	_cleanup_close_ int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
-	int sndbuf = 0;
-	socklen_t len = sizeof(sndbuf);
-
-	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &len) < 0 || sndbuf <= 32)
-		return CHUNK_MAX; /* cannot tell: let the kernel say it at run time */
-	return (uint64_t)sndbuf - 32;
-}
-
-/* net.unix.max_dgram_qlen: datagrams a unix socket queues before its sender must wait. */
-static uint64_t max_dgram_queue(void) {
-	_cleanup_fclose_ FILE *f = fopen("/proc/sys/net/unix/max_dgram_qlen", "re");
-	char line[32];
-	uint64_t n;
-
-	if (!f || !fgets(line, sizeof(line), f))
-		return UINT64_MAX;
-	line[strcspn(line, "\n")] = '\0';
-	if (parse_uint64(line, &n) < 0 || n == 0)
-		return UINT64_MAX;
-	return n;
 }
 
 #define OPT_CODES 0x120
@@ -448,17 +413,18 @@ static int check_combinations(struct client_opts *o, const struct given *g, char
 	if (o->limit == LIMIT_DURATION && g->set[OPT_WARMUP] && o->warmup_usec >= o->duration_usec)
 		return fail(err, len, "--warmup %s must be shorter than the run (-t %s)",
 			    g->value[OPT_WARMUP], g->set['t'] ? g->value['t'] : "5s");
-	if (o->type != SOCK_STREAM && o->command != CMD_ECHO && o->chunk > max_message(o->type))
+	if (o->type != SOCK_STREAM && o->command != CMD_ECHO &&
+	    o->chunk > client_opts_max_message(o->type))
 		return fail(err, len,
 			    "-b %s is larger than a %s message can be here (at most %" PRIu64
 			    " bytes, the socket send buffer)",
 			    format_size(a, sizeof(a), o->chunk), client_type_to_string(o->type),
-			    max_message(o->type));
-	if (o->type == SOCK_DGRAM && o->depth > max_dgram_queue())
+			    client_opts_max_message(o->type));
+	if (o->type == SOCK_DGRAM && o->depth > client_opts_max_dgram_queue())
 		return fail(err, len,
 			    "--depth %" PRIu64 " exceeds net.unix.max_dgram_qlen (%" PRIu64
 			    "): the server's echoes could not be queued and would be lost",
-			    o->depth, max_dgram_queue());
+			    o->depth, client_opts_max_dgram_queue());
 	if (o->command == CMD_RATE && o->rate < o->connections)
 		return fail(err, len,
 			    "-r %" PRIu64 " is less than one message per second for each of the "
@@ -598,8 +564,10 @@ int client_opts_parse(int argc, char **argv, struct client_opts *ret, char *err,
 			return r;
 		o.threads = threads    ? (unsigned)threads
 			    : o.pinned ? (unsigned)CPU_COUNT(&o.cpus)
-				       : cpu_count();
+				       : client_opts_cpu_count();
 	}
+	if (o.command != CMD_SUITE)
+		o.n_sockets = 0; /* -s is one socket, o.socket: the list is the suite's */
 	r = check_combinations(&o, &g, err, len);
 	if (r < 0)
 		return r;

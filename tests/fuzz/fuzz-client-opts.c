@@ -67,7 +67,9 @@ static void check_opts(const struct client_opts *o) {
 	CHECK(IN(o->rate, 1, 100000000), "rate %" PRIu64, o->rate);
 	CHECK(IN(o->duration_usec, USEC_PER_MSEC, 24 * 3600 * USEC_PER_SEC), "%" PRIu64,
 	      o->duration_usec);
-	CHECK(IN(o->count, 1, 1000000000), "count %" PRIu64, o->count);
+	/* A suite's 0 is "each row's own". */
+	CHECK(IN(o->count, 1, 1000000000) || (o->command == CMD_SUITE && o->count == 0),
+	      "count %" PRIu64, o->count);
 	CHECK(o->ping_interval_usec <= 3600 * USEC_PER_SEC, "%" PRIu64, o->ping_interval_usec);
 	CHECK(o->report_interval_usec == 0 ||
 		      IN(o->report_interval_usec, 10 * USEC_PER_MSEC, 3600 * USEC_PER_SEC),
@@ -94,7 +96,16 @@ static void check_opts(const struct client_opts *o) {
 	if (o->command == CMD_RATE)
 		CHECK(o->rate >= o->connections, "rate %" PRIu64, o->rate);
 	if (o->command == CMD_SUITE)
-		CHECK(o->suite && strcmp(o->suite, "qt") == 0, "suite");
+		CHECK(o->suite && (strcmp(o->suite, "qt") == 0 || strcmp(o->suite, "transports") == 0),
+		      "suite");
+	CHECK(o->n_sockets <= CLIENT_SOCKETS_MAX, "%zu sockets", o->n_sockets);
+	if (o->n_sockets > 0 || o->export_json || o->export_svg)
+		CHECK(o->command == CMD_SUITE && strcmp(o->suite, "transports") == 0,
+		      "transports options for %s", client_command_to_string(o->command));
+	for (size_t i = 0; i < o->n_sockets; i++) {
+		struct listen_address a;
+		CHECK(listen_address_parse(o->sockets[i], &a) == 0, "socket '%s'", o->sockets[i]);
+	}
 	CHECK(IN(o->repeat, 1, 1000), "repeat %" PRIu64, o->repeat);
 	if (o->repeat > 1)
 		CHECK((o->command == CMD_LOAD || o->command == CMD_RATE) &&
