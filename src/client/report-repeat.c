@@ -291,7 +291,7 @@ static void csv_end(FILE *f, const struct client_opts *o, const struct drive_par
 static void text_end(FILE *f, const struct drive_params *p, const struct repeat_series *s,
 		     const struct summary *sum) {
 	char a[32], b[32], c[32], d[32], pl[PLACEMENT_MAX];
-	bool flagged = false;
+	size_t n_flagged = 0;
 
 	fprintf(f, "  runs          %" PRIu64 " of %" PRIu64 "%s\n", s->done, s->asked,
 		s->interrupted ? ": interrupted by a signal, the summary covers the runs done"
@@ -308,27 +308,24 @@ static void text_end(FILE *f, const struct drive_params *p, const struct repeat_
 					"n/a (not measured in every run)");
 			continue;
 		}
-		fprintf(f, "  %-14s%11s %11s %11s %8s\n", figures[i].name,
+		fprintf(f, "  %-14s%11s %11s %11s %8s%s\n", figures[i].name,
 			figure_text(a, sizeof(a), u, st->median),
 			figure_text(b, sizeof(b), u, st->min),
 			figure_text(c, sizeof(c), u, st->max),
-			spread_text(d, sizeof(d), st->spread_percent));
+			spread_text(d, sizeof(d), st->spread_percent),
+			repeat_stats_flagged(st) ? " !" : "");
+		n_flagged += repeat_stats_flagged(st);
 	}
 	fprintf(f, "  spread        (max - min) / median; above %.0f%% is flagged\n",
 		REPEAT_SPREAD_MAX_PERCENT);
-	for (size_t i = 0; i < _REPEAT_FIGURE_MAX; i++)
-		if (sum->have[i] && repeat_stats_flagged(&sum->stats[i])) {
-			fprintf(f,
-				"  warning       %s varies by %s between runs, more than %.0f%%\n",
-				figures[i].name,
-				spread_text(a, sizeof(a), sum->stats[i].spread_percent),
-				REPEAT_SPREAD_MAX_PERCENT);
-			flagged = true;
-		}
-	if (flagged)
+	/* One warning, as hyperfine gives: the table marks which figures. */
+	if (n_flagged)
 		fprintf(f,
-			"                the runs disagree: %s, close other load, or use more "
+			"  warning       %zu of the figures vary by more than %.0f%% between runs "
+			"(marked !):\n"
+			"                the runs disagree; %s, close other load, or use more "
 			"runs\n",
+			n_flagged, REPEAT_SPREAD_MAX_PERCENT,
 			p->pinned ? "pin the server too (taskset)" : "pin the threads with --cpus");
 	fprintf(f, "  placement     %s\n", report_placement_text(pl, sizeof(pl), p));
 	fprintf(f, "  exit status   %d (the worst run's)\n", s->exit_status);
