@@ -11,6 +11,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -108,9 +109,14 @@ def assert_summary_matches_runs(doc):
             assert s["spread_percent"] is None or s["max"] == s["min"]
             continue
         spread = (s["max"] - s["min"]) / s["median"] * 100
-        # min and max each printed to `step`: the spread recomputed from them is that far off.
-        assert abs(s["spread_percent"] - spread) <= 0.01 + 2 * step / s["median"] * 100, (key, s)
-        assert s["flagged"] == (s["spread_percent"] > THRESHOLD), (key, s)
+        # min, max and the median each printed to `step`: the spread recomputed from them is
+        # off by up to the first two's rounding over the median, plus the median's own share.
+        tolerance = 0.01 + 2 * step / s["median"] * 100 + spread * step / s["median"]
+        assert abs(s["spread_percent"] - spread) <= tolerance, (key, s)
+        # The spread is printed to two decimals; one that prints as the threshold can be on
+        # either side of it.
+        if abs(s["spread_percent"] - THRESHOLD) > 0.01:
+            assert s["flagged"] == (s["spread_percent"] > THRESHOLD), (key, s)
 
 
 # --- the runs and their summary ------------------------------------------------------------
@@ -170,27 +176,63 @@ def test_rate_compares_what_it_sent(ipcd):
     assert d.stop() == 0
 
 
-def test_a_run_slowed_down_on_purpose_is_flagged(ipcd):
-    """The server stopped (SIGSTOP) for most of the second run: that run's round trips per
+def slow_second_connection_server(path, stop):
+    """A stream echo that answers its second connection 20 ms late, every time: with -c 1, the
+    second of three runs is far slower than the others whatever else the machine does."""
+    ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    ls.bind(path)
+    ls.listen(8)
+    ls.settimeout(0.2)
+
+    def serve(c, slow):
+        with c:
+            c.settimeout(10)
+            while not stop.is_set():
+                try:
+                    data = c.recv(1 << 16)
+                except OSError:
+                    return
+                if not data:
+                    return
+                if slow:
+                    time.sleep(0.02)
+                c.sendall(data)
+
+    def accept():
+        n = 0
+        with ls:
+            while not stop.is_set():
+                try:
+                    c, _ = ls.accept()
+                except socket.timeout:
+                    continue
+                threading.Thread(target=serve, args=(c, n == 1), daemon=True).start()
+                n += 1
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    return t
+
+
+def test_a_run_slowed_down_on_purpose_is_flagged(workdir):
+    """A server that answers the second run's connection 20 ms late: that run's round trips per
     second fall far below the others', and text and JSON both flag the figure."""
-    d = ipcd(QUIET).start_ready()
     for fmt in ("text", "json"):
-        proc = start("load", "-s", d.sock, "-t", "600ms", "--repeat", "3",
-                     *(["--json"] if fmt == "json" else []))
-        seen = []
-        read_lines_until(proc.stderr if fmt == "json" else proc.stdout, r"run 1/3", 20, seen)
-        time.sleep(0.1)  # into the second run's traffic
-        d.signal(signal.SIGSTOP)
-        time.sleep(0.4)
-        d.signal(signal.SIGCONT)
-        out, err = finish_client(proc, 30)
+        path = os.path.join(workdir, f"slow-{fmt}.sock")
+        stop = threading.Event()
+        server = slow_second_connection_server(path, stop)
+        try:
+            proc = start("load", "-s", path, "-c", "1", "-t", "300ms", "--repeat", "3",
+                         *(["--json"] if fmt == "json" else []))
+            out, err = finish_client(proc, 30)
+        finally:
+            stop.set()
+            server.join(5)
         assert proc.returncode == 0, out + err
         if fmt == "json":
             doc = json.loads(out)
             assert doc["repeat"]["figures"]["round_trips_per_s"]["flagged"] is True, doc
             assert_summary_matches_runs(doc)
             continue
-        out = "".join(seen) + out
         m = re.search(r"^  round trips/s +([\d.]+) +([\d.]+) +([\d.]+) +([\d.]+)% !$", out, re.M)
         assert m, out
         med, lo, hi, spread = map(float, m.groups())
@@ -199,7 +241,6 @@ def test_a_run_slowed_down_on_purpose_is_flagged(ipcd):
                          r"\(marked !\):$", out, re.M), out
         assert "the runs disagree; pin the threads with --cpus, close other load, or use more " \
                "runs" in out
-    assert d.stop() == 0
 
 
 def test_text_warnings_are_exactly_the_flagged_figures(ipcd):
@@ -386,7 +427,7 @@ def test_socat_echo_three_runs(workdir):
         assert p.returncode == 0, p.stdout + p.stderr
         assert [m[0] for m in RUN_LINE.findall(p.stdout)] == ["1", "2", "3"], p.stdout
         assert "  server cpu/rt n/a (not measured in every run)\n" in p.stdout, p.stdout
-        assert re.search(r"^  round trips/s +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+%$", p.stdout, re.M)
+        assert re.search(r"^  round trips/s +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+%( !)?$", p.stdout, re.M)
         j = client("load", "-s", path, "-t", "200ms", "--repeat", "3", "--json", "-q")
         assert j.returncode == 0, j.stdout + j.stderr
         doc = json.loads(j.stdout)
