@@ -13,6 +13,8 @@
 /* The poller callback of stream and seqpacket connections. */
 void conn_stream_on_io(struct poller_entry *e, uint32_t revents);
 int conn_seqpacket_size_buffer(struct conn *c);
+/* What the poller waits for: EPOLLIN for a new connection; a moved one may hold echo to send. */
+uint32_t conn_stream_wanted_events(const struct conn *c);
 
 /* conn-dgram.c */
 size_t conn_dgram_scratch_size(size_t max);

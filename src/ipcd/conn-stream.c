@@ -164,7 +164,7 @@ static int seqpacket_read(struct conn *c, uint64_t now) {
 	return 0;
 }
 
-static uint32_t conn_wanted_events(const struct conn *c) {
+uint32_t conn_stream_wanted_events(const struct conn *c) {
 	uint32_t e = 0;
 	size_t held = c->pending_end - c->pending_start;
 
@@ -200,7 +200,7 @@ static void conn_settle(struct conn *c) {
 		conn_close(c, r < 0 ? CLOSE_SHUTDOWN : CLOSE_PRESERVED);
 		return;
 	}
-	want = conn_wanted_events(c);
+	want = conn_stream_wanted_events(c);
 	if (want == c->events)
 		return;
 	if (poller_modify(c->worker->poller, c->fd, want, &c->entry) < 0) {

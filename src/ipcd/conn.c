@@ -116,6 +116,7 @@ struct conn *conn_close(struct conn *c, enum close_reason reason) {
 void conn_attach(struct conn *c, struct worker *w) {
 	size_t need = c->kind == CONN_DGRAM ? conn_dgram_scratch_size(c->config->max_message_size)
 					    : c->config->buffer_size;
+	uint32_t want;
 	int r;
 
 	c->worker = w;
@@ -132,7 +133,8 @@ void conn_attach(struct conn *c, struct worker *w) {
 		return;
 	}
 	c->entry.fn = c->kind == CONN_DGRAM ? conn_dgram_on_io : conn_stream_on_io;
-	r = poller_add(w->poller, c->fd, EPOLLIN, &c->entry);
+	want = c->kind == CONN_DGRAM ? EPOLLIN : conn_stream_wanted_events(c);
+	r = poller_add(w->poller, c->fd, want, &c->entry);
 	if (r < 0) {
 		if (log_ratelimit_ok(LOG_EVENT_DISCONNECT))
 			log_warning_errno(r, "Failed to watch connection %llu, closing: %m",
@@ -140,7 +142,7 @@ void conn_attach(struct conn *c, struct worker *w) {
 		conn_close(c, r == -ENOMEM ? CLOSE_NO_MEMORY : CLOSE_ERROR);
 		return;
 	}
-	c->events = EPOLLIN;
+	c->events = want;
 }
 
 void conn_check_timeouts(struct conn *c, uint64_t now_usec) {

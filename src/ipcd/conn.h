@@ -55,7 +55,9 @@ void conn_count_open(struct conn *c, atomic_uint_fast64_t *gauge);
 /* Frees a connection that never reached a worker: closes its fd, releases nothing else. */
 struct conn *conn_free(struct conn *c);
 
-/* On the worker's thread: starts serving. On failure the connection is closed and counted. */
+/* On the worker's thread: starts serving, or serving again after a move from another worker
+ * (worker_move), with the echo it holds and its counters and time stamps as they were. On
+ * failure the connection is closed and counted. */
 void conn_attach(struct conn *c, struct worker *w);
 
 /* Ends the connection: counted, logged, admission released, freed. Returns NULL. */

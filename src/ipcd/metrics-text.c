@@ -51,6 +51,14 @@ static void write_process(const struct metrics_snapshot *m, FILE *f) {
 	family(f, "ipcd_start_time_seconds", "gauge", "When this ipcd started, in Unix time.");
 	seconds(f, "ipcd_start_time_seconds", m->start_time_usec);
 	single(f, "ipcd_workers", "gauge", "Worker threads serving connections.", m->workers);
+	family(f, "ipcd_worker_connections", "gauge",
+	       "Stream and seqpacket connections each worker serves now, by worker index.");
+	for (uint64_t i = 0; i < m->workers && m->worker_connections; i++)
+		fprintf(f, "ipcd_worker_connections{worker=\"%" PRIu64 "\"} %" PRIu64 "\n", i,
+			m->worker_connections[i]);
+	single(f, "ipcd_connections_moved_total", "counter",
+	       "Connections a worker handed to another: spread when busy, packed when idle.",
+	       m->totals.moved);
 	single(f, "ipcd_config_generation", "gauge",
 	       "Configurations applied: 1 at start, one more per applied reload.",
 	       m->config_generation);

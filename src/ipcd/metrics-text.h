@@ -21,7 +21,8 @@ struct metrics_snapshot {
 	const char *version;
 	uint64_t start_time_usec; /* CLOCK_REALTIME */
 	uint64_t workers;
-	uint64_t config_generation; /* 1 at start, one more per applied reload */
+	const uint64_t *worker_connections; /* [workers]: each one's connections, inbox included */
+	uint64_t config_generation;         /* 1 at start, one more per applied reload */
 	uint64_t reloads_applied, reloads_refused;
 	uint64_t last_reload_time_usec; /* CLOCK_REALTIME; 0: no reload yet */
 	bool last_reload_applied;

@@ -41,6 +41,7 @@ void stats_sum(const struct server_stats *s, const struct worker_stats *const *w
 	for (size_t i = 0; i < n_workers; i++) {
 		const struct worker_stats *w = workers[i];
 		t.bytes += stats_get(&w->bytes);
+		t.moved += stats_get(&w->moved);
 		t.messages += stats_get(&w->messages);
 		t.datagrams += stats_get(&w->datagrams);
 		t.dgram_unanswerable += stats_get(&w->dgram_unanswerable);

@@ -33,6 +33,7 @@ struct worker_stats {
 	atomic_uint_fast64_t bytes;    /* echoed */
 	atomic_uint_fast64_t messages; /* echoed whole: seqpacket messages and datagrams */
 	atomic_uint_fast64_t finished; /* connections closed, whatever the reason */
+	atomic_uint_fast64_t moved;    /* connections handed to another worker (balance.c) */
 	atomic_uint_fast64_t closed[_CLOSE_MAX];
 	atomic_uint_fast64_t datagrams;
 	atomic_uint_fast64_t dgram_unanswerable; /* no address, or none that is safely its own */
@@ -64,6 +65,7 @@ struct stats_totals {
 	uint64_t active, accepted, bytes, messages, refused, denied, closed;
 	uint64_t datagrams, dgram_unanswerable, dgram_dropped, dgram_oversize, dgram_unread;
 	uint64_t dgram_denied; /* also counted in denied */
+	uint64_t moved;        /* connections moved between workers */
 	uint64_t closed_by[_CLOSE_MAX];
 };
 

@@ -2,7 +2,8 @@
 /*
  * Worker threads: each runs its own sd-event loop over the connections it was handed, sweeps
  * their time limits, and drains them on shutdown. Hand-over from the accepting thread goes
- * through a locked inbox list and an eventfd; the pool picks the least loaded worker.
+ * through a locked inbox list and an eventfd; balance.c picks the worker, and decides when one
+ * hands connections to another (worker_move), which goes through the same inbox.
  *
  * A worker owns its connections; each lives on one worker. This file calls conn_* to attach,
  * sweep, reconfigure, preserve and close them; the four worker_* helpers just below are the
@@ -38,7 +39,8 @@ void worker_link(struct worker *w, struct conn *c) {
 		w->n_conns++;
 }
 
-void worker_unlink(struct worker *w, struct conn *c) {
+/* Out of the list only: a moved connection is not finished. */
+static void worker_list_remove(struct worker *w, struct conn *c) {
 	if (c->prev)
 		c->prev->next = c->next;
 	else if (w->conns == c)
@@ -46,10 +48,14 @@ void worker_unlink(struct worker *w, struct conn *c) {
 	if (c->next)
 		c->next->prev = c->prev;
 	c->prev = c->next = NULL;
-	if (c->kind != CONN_DGRAM) {
+	if (c->kind != CONN_DGRAM)
 		w->n_conns--;
+}
+
+void worker_unlink(struct worker *w, struct conn *c) {
+	worker_list_remove(w, c);
+	if (c->kind != CONN_DGRAM)
 		stats_add(&w->stats.finished, 1);
-	}
 	if (w->draining && w->n_conns == 0)
 		(void)sd_event_exit(w->event, 0); /* only fails if the loop already ends */
 }
@@ -177,6 +183,10 @@ static int worker_on_inbox(sd_event_source *s _unused_, int fd, uint32_t revents
 	w->inbox = NULL;
 	config = w->inbox_config;
 	w->inbox_config = NULL;
+	/* From here on no worker moves a connection in: this list is the last of them, and is
+	 * attached before the drain starts, so they drain or go to the fd store with the rest. */
+	if (atomic_load(&w->drain_requested))
+		w->inbox_closed = true;
 	pthread_mutex_unlock(&w->inbox_lock);
 
 	if (config) {
@@ -197,6 +207,7 @@ static int worker_on_inbox(sd_event_source *s _unused_, int fd, uint32_t revents
 	}
 	if (atomic_load(&w->drain_requested) && !w->draining)
 		return worker_start_drain(w);
+	balance_wake(w);
 	return 0;
 }
 
@@ -231,6 +242,9 @@ static void *worker_main(void *userdata) {
 	r = worker_run_loop(w->event, w->poller, "Worker");
 	if (r < 0)
 		log_error_errno(r, "Worker %u event loop failed: %m", w->index);
+	pthread_mutex_lock(&w->inbox_lock);
+	w->inbox_closed = true; /* what another worker moved in since is closed by worker_free */
+	pthread_mutex_unlock(&w->inbox_lock);
 	worker_close_all(w, false);
 	atomic_store(&w->exited, true);
 	worker_notify_server(w);
@@ -253,6 +267,7 @@ static struct worker *worker_free(struct worker *w) {
 	conf_unref(w->inbox_config);
 	sd_event_source_disable_unref(w->sweep_timer);
 	sd_event_source_disable_unref(w->drain_timer);
+	sd_event_source_disable_unref(w->balance_timer);
 	sd_event_source_disable_unref(w->inbox_source);
 	poller_free(w->poller);
 	sd_event_unref(w->event);
@@ -297,6 +312,9 @@ static int worker_new(unsigned index, struct admit *admit, int server_fd, struct
 	r = sd_event_source_set_enabled(w->sweep_timer, SD_EVENT_ON);
 	if (r < 0)
 		goto fail;
+	r = balance_init(w);
+	if (r < 0)
+		goto fail;
 	*ret = w;
 	return 0;
 fail:
@@ -317,6 +335,13 @@ int worker_pool_start(size_t n, struct admit *admit, int server_fd, struct worke
 		if (r < 0)
 			goto fail;
 		p.n++;
+	}
+	/* Every worker exists before any runs: a running one may move connections to any. */
+	for (size_t i = 0; i < n; i++) {
+		p.workers[i]->peers = p.workers;
+		p.workers[i]->n_peers = n;
+	}
+	for (size_t i = 0; i < n; i++) {
 		/* Signals stay blocked in workers: the main thread's mask is inherited. */
 		/* NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): worker_new() set it */
 		r = -pthread_create(&p.workers[i]->thread, NULL, worker_main, p.workers[i]);
@@ -332,20 +357,53 @@ fail:
 	return r;
 }
 
-void worker_pool_submit(struct worker_pool *p, struct conn *c) {
-	/* A pool has at least one worker. Load counts what is still in an inbox too, so a burst
-	 * of accepts spreads out. */
-	struct worker *best = p->workers[0];
-	uint64_t best_load = best->assigned - stats_get(&best->stats.finished);
+uint64_t worker_load(const struct worker *w) {
+	/* moved_in is added before the connections reach w's inbox and finished after they
+	 * leave it, but read in another order here: never let a glimpse go below zero. */
+	uint64_t in = w->assigned + atomic_load(&w->moved_in);
+	uint64_t out = stats_get(&w->stats.moved) + stats_get(&w->stats.finished);
+	return in > out ? in - out : 0;
+}
 
-	for (size_t i = 1; i < p->n; i++) {
-		struct worker *w = p->workers[i];
-		uint64_t load = w->assigned - stats_get(&w->stats.finished);
-		if (load < best_load) {
-			best = w;
-			best_load = load;
-		}
+size_t worker_move(struct worker *w, struct worker *to, size_t max) {
+	struct conn *c, *next;
+	size_t n = 0;
+
+	if (to == w || w->draining || atomic_load(&w->drain_requested))
+		return 0; /* a drain takes what w holds where it is */
+	/* Held while the connections leave w, so that to cannot start draining (or end) between
+	 * the check and the hand-over; only syscalls on w's own poller run under it. */
+	pthread_mutex_lock(&to->inbox_lock);
+	if (to->inbox_closed) {
+		pthread_mutex_unlock(&to->inbox_lock);
+		return 0;
 	}
+	for (c = w->conns; c && n < max; c = next) {
+		next = c->next;
+		/* Between events, so nothing is half done; one on its way to the fd store stays
+		 * (there is none unless draining, which returned above). */
+		if (c->kind == CONN_DGRAM || c->preserving)
+			continue;
+		poller_remove(w->poller, c->fd);
+		c->events = 0;
+		worker_list_remove(w, c);
+		c->worker = NULL; /* its pending echo, if any, goes with it */
+		c->next = to->inbox;
+		to->inbox = c;
+		n++;
+	}
+	atomic_fetch_add(&to->moved_in, n);
+	pthread_mutex_unlock(&to->inbox_lock);
+	stats_add(&w->stats.moved, n);
+	if (n > 0)
+		(void)!write(to->inbox_fd, &(uint64_t){ 1 },
+			     sizeof(uint64_t)); /* see notify_server */
+	return n;
+}
+
+void worker_pool_submit(struct worker_pool *p, struct conn *c) {
+	struct worker *best = balance_pick(p->workers, p->n);
+
 	if (c->kind != CONN_DGRAM)
 		best->assigned++;
 	pthread_mutex_lock(&best->inbox_lock);
@@ -415,12 +473,16 @@ int worker_pool_stop(struct worker_pool *p, uint64_t timeout_usec) {
 	}
 	for (size_t i = 0; i < p->n; i++) {
 		struct worker *w = p->workers[i];
-		if (w->thread_started && pthread_timedjoin_np(w->thread, NULL, &deadline) != 0) {
+		if (w->thread_started && pthread_timedjoin_np(w->thread, NULL, &deadline) != 0)
 			ret = -ETIMEDOUT;
-			continue; /* still running: its memory stays */
-		}
-		worker_free(w);
+		else
+			w->thread_started = false; /* joined */
 	}
+	if (ret < 0)
+		/* One still runs and may read or move into any other: all memory stays. */
+		return ret;
+	for (size_t i = 0; i < p->n; i++)
+		worker_free(p->workers[i]);
 	free(p->workers);
 	*p = (struct worker_pool){ NULL, 0 };
 	return ret;

@@ -7,6 +7,7 @@
 #include <systemd/sd-event.h>
 
 #include "admit.h"
+#include "balance.h"
 #include "poller.h"
 #include "stats.h"
 
@@ -26,7 +27,8 @@ struct worker {
 	int inbox_fd;
 	sd_event_source *inbox_source;
 	pthread_mutex_t inbox_lock;
-	struct conn *inbox;               /* newest first; reversed on intake */
+	struct conn *inbox; /* newest first; reversed on intake */
+	bool inbox_closed;  /* under inbox_lock: draining or ended, so takes no moved connection */
 	struct ipcd_config *inbox_config; /* a reloaded configuration for datagram sockets */
 	atomic_bool drain_requested;
 	atomic_bool exited;
@@ -39,7 +41,21 @@ struct worker {
 	sd_event_source *drain_timer;
 	char *scratch; /* one read's worth of bytes; shared by this worker's connections */
 	size_t scratch_size;
-	uint64_t assigned; /* connections handed to this worker; main thread only */
+	uint64_t assigned;             /* connections handed to this worker; main thread only */
+	atomic_uint_fast64_t moved_in; /* connections other workers handed over (they add) */
+	atomic_uint busy_permille;     /* thread CPU time over wall time, see balance.c */
+	struct worker **peers;         /* the pool's workers, this one included */
+	size_t n_peers;
+	sd_event_source *balance_timer;
+	uint64_t balance_cpu_usec, balance_wall_usec; /* at the last look */
+	unsigned idle_intervals, busy_intervals;      /* in a row below IDLE_BELOW, above SPREAD */
+	unsigned spread_after;   /* busy intervals in a row before spreading: backs off */
+	uint64_t spread_usec;    /* CLOCK_MONOTONIC of the last spread, 0 if none */
+	uint64_t seen_moved_in;  /* moved_in at the last look */
+	uint64_t balance_bytes;  /* stats.bytes at the last look */
+	struct worker *trial_to; /* the spread on trial: did it raise the pair's echo rate? */
+	uint64_t trial_usec, trial_bytes, trial_rate; /* its start, the pair's bytes, rate before */
+	atomic_uint give_back_to; /* 1 + index of a worker whose spread did not pay, or 0 */
 	struct admit *admit;
 	int server_fd; /* eventfd: tells the main loop "no connections left" or "exited" */
 	struct worker_stats stats;
@@ -53,7 +69,7 @@ struct worker_pool {
 /* Starts n threads. Each signals server_fd when it exits or the last connection closes. */
 int worker_pool_start(size_t n, struct admit *admit, int server_fd, struct worker_pool *ret);
 
-/* Hands c to the least loaded worker. Never fails: the inbox is a list. */
+/* Hands c to a worker chosen by balance_pick(). Never fails: the inbox is a list. */
 void worker_pool_submit(struct worker_pool *p, struct conn *c);
 
 /* Each worker keeps serving its connections until they close or timeout_usec passes, then
@@ -87,3 +103,13 @@ void worker_link(struct worker *w, struct conn *c);
 void worker_unlink(struct worker *w, struct conn *c);
 int worker_ensure_scratch(struct worker *w, size_t size);
 void worker_notify_server(struct worker *w);
+
+/* Connections handed to w and not yet closed, counting those in its inbox and those moved in
+ * or out; read on the main thread (assigned is its own). */
+uint64_t worker_load(const struct worker *w);
+
+/* On w's thread, between events: moves up to max of its stream and seqpacket connections,
+ * with whatever echo they hold, to to's inbox; to attaches them as it does new ones, and
+ * nothing counts or logs them as new. Returns how many moved: 0 if to is draining or ended,
+ * or w is draining. */
+size_t worker_move(struct worker *w, struct worker *to, size_t max);

@@ -26,6 +26,8 @@ FAMILIES = {
     "ipcd_build_info": "gauge",
     "ipcd_start_time_seconds": "gauge",
     "ipcd_workers": "gauge",
+    "ipcd_worker_connections": "gauge",
+    "ipcd_connections_moved_total": "counter",
     "ipcd_config_generation": "gauge",
     "ipcd_reloads_total": "counter",
     "ipcd_last_reload_time_seconds": "gauge",
