@@ -3,14 +3,18 @@
  * Which worker serves which connection: pack, spread under load. New connections go to the
  * lowest-numbered worker with room, so a thin load keeps one thread awake and the others
  * asleep; a worker that is saturated hands half its connections to an idle one, and one that
- * stays nearly idle hands all of its back down. Each worker measures its own busy share (thread
- * CPU time over wall time) every BALANCE_INTERVAL_USEC and publishes it for the others; the
- * moves themselves are worker.c's (worker_move), which calls back here only to pick.
+ * stays nearly idle hands all of its back down. Each worker measures its own busy share (the
+ * time its thread ran or waited to run, over wall time) every BALANCE_INTERVAL_USEC and publishes
+ * it for the others; the moves themselves are worker.c's (worker_move), which calls back here only
+ * to pick.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "conn.h"
 #include "log.h"
@@ -71,9 +75,27 @@ struct worker *balance_pick(struct worker *const *workers, size_t n) {
 	return best;
 }
 
-static int thread_cpu_usec(uint64_t *ret) {
+/* The time this thread ran or was ready to run: its demand for a CPU. CPU time alone would
+ * read a worker that waits for a CPU the client or another program holds as half idle. From
+ * schedstat (run and run-queue wait, in ns), else the thread's CPU time. */
+static int thread_cpu_usec(struct worker *w, uint64_t *ret) {
 	struct timespec ts;
 
+	if (w->schedstat_fd >= 0) {
+		char buf[96];
+		unsigned long long run, wait;
+		ssize_t n = pread(w->schedstat_fd, buf, sizeof(buf) - 1, 0);
+
+		if (n > 0) {
+			buf[n] = 0;
+			if (sscanf(buf, "%llu %llu", &run, &wait) == 2) {
+				*ret = (run + wait) / 1000;
+				return 0;
+			}
+		}
+		/* Unreadable now: CPU time from here on, which needs no file. */
+		w->schedstat_fd = safe_close(w->schedstat_fd);
+	}
 	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) < 0)
 		return negative_errno();
 	*ret = (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
@@ -178,7 +200,7 @@ static int balance_on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 		w->trial_to = NULL;
 		return sd_event_source_set_enabled(s, SD_EVENT_OFF);
 	}
-	r = thread_cpu_usec(&cpu);
+	r = thread_cpu_usec(w, &cpu);
 	if (r < 0) {
 		/* Cannot happen for the calling thread's own clock; if it does, this worker stops
 		 * measuring and keeps what it has. */
@@ -213,6 +235,13 @@ static int balance_on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 	return sd_event_source_set_time(s, usec + BALANCE_INTERVAL_USEC);
 }
 
+void balance_thread_start(struct worker *w) {
+	/* Without it (no procfs, or a kernel without schedstats) CPU time serves instead. */
+	w->schedstat_fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+	if (w->schedstat_fd < 0)
+		w->schedstat_fd = -EBADF;
+}
+
 int balance_init(struct worker *w) {
 	int r;
 
@@ -229,7 +258,7 @@ void balance_wake(struct worker *w) {
 
 	if (w->n_conns == 0 || w->draining || sd_event_source_get_enabled(w->balance_timer, NULL))
 		return; /* nothing to measure, or measuring (or an error, which changes nothing) */
-	r = thread_cpu_usec(&w->balance_cpu_usec);
+	r = thread_cpu_usec(w, &w->balance_cpu_usec);
 	if (r >= 0) {
 		w->balance_bytes = stats_get(&w->stats.bytes);
 		w->balance_wall_usec = now_usec();

@@ -239,6 +239,7 @@ static void *worker_main(void *userdata) {
 	struct worker *w = userdata;
 	int r;
 
+	balance_thread_start(w);
 	r = worker_run_loop(w->event, w->poller, "Worker");
 	if (r < 0)
 		log_error_errno(r, "Worker %u event loop failed: %m", w->index);
@@ -272,6 +273,7 @@ static struct worker *worker_free(struct worker *w) {
 	poller_free(w->poller);
 	sd_event_unref(w->event);
 	safe_close(w->inbox_fd);
+	safe_close(w->schedstat_fd);
 	pthread_mutex_destroy(&w->inbox_lock);
 	free(w->scratch);
 	free(w);
@@ -289,6 +291,7 @@ static int worker_new(unsigned index, struct admit *admit, int server_fd, struct
 	w->admit = admit;
 	w->server_fd = server_fd;
 	w->inbox_fd = -EBADF;
+	w->schedstat_fd = -EBADF;
 	pthread_mutex_init(&w->inbox_lock, NULL);
 
 	r = sd_event_new(&w->event);

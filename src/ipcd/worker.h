@@ -47,6 +47,7 @@ struct worker {
 	struct worker **peers;         /* the pool's workers, this one included */
 	size_t n_peers;
 	sd_event_source *balance_timer;
+	int schedstat_fd; /* /proc/thread-self/schedstat of the worker's thread, or -EBADF */
 	uint64_t balance_cpu_usec, balance_wall_usec; /* at the last look */
 	unsigned idle_intervals, busy_intervals;      /* in a row below IDLE_BELOW, above SPREAD */
 	unsigned spread_after;   /* busy intervals in a row before spreading: backs off */
