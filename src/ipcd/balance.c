@@ -12,7 +12,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdint.h>
-#include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -82,13 +82,17 @@ static int thread_cpu_usec(struct worker *w, uint64_t *ret) {
 	struct timespec ts;
 
 	if (w->schedstat_fd >= 0) {
-		char buf[96];
-		unsigned long long run, wait;
+		char buf[96], *end = NULL;
+		unsigned long long run = 0, wait = 0;
 		ssize_t n = pread(w->schedstat_fd, buf, sizeof(buf) - 1, 0);
 
 		if (n > 0) {
 			buf[n] = 0;
-			if (sscanf(buf, "%llu %llu", &run, &wait) == 2) {
+			errno = 0;
+			run = strtoull(buf, &end, 10);
+			if (end != buf && *end == ' ')
+				wait = strtoull(end + 1, &end, 10);
+			if (errno == 0 && *end == ' ') {
 				*ret = (run + wait) / 1000;
 				return 0;
 			}
@@ -189,7 +193,7 @@ static void balance_give_back(struct worker *w) {
 
 static int balance_on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 	struct worker *w = userdata;
-	uint64_t cpu, bytes, rate, wall = now_usec();
+	uint64_t cpu = 0, bytes, rate, wall = now_usec();
 	unsigned busy;
 	int r;
 

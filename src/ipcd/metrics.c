@@ -76,7 +76,8 @@ struct metrics *metrics_free(struct metrics *m) {
 static int metrics_body(struct metrics *m, char **ret, size_t *ret_len) {
 	struct server *s = m->server;
 	_cleanup_free_ struct metrics_socket *sockets = NULL;
-	_cleanup_free_ uint64_t *worker_conns = NULL;
+	/* At most 1024 workers (the setting's maximum, and cpu_set_t's): 8 KiB. */
+	uint64_t worker_conns[s->workers.n ? s->workers.n : 1];
 	struct admit_uid_open uids[METRICS_UIDS_MAX];
 	struct metrics_snapshot snap = {
 		.version = VERSION,
@@ -92,15 +93,12 @@ static int metrics_body(struct metrics *m, char **ret, size_t *ret_len) {
 	};
 	FILE *f;
 
+	for (size_t i = 0; i < s->workers.n; i++)
+		worker_conns[i] = worker_load(s->workers.workers[i]);
 	sockets = calloc(s->n_listeners + 1, sizeof(*sockets));
 	if (!sockets)
 		return -ENOMEM;
 	snap.sockets = sockets;
-	worker_conns = calloc(s->workers.n ? s->workers.n : 1, sizeof(*worker_conns));
-	if (!worker_conns)
-		return -ENOMEM;
-	for (size_t i = 0; i < s->workers.n; i++)
-		worker_conns[i] = worker_load(s->workers.workers[i]);
 	snap.worker_connections = worker_conns;
 	snap.n_sockets = listeners_snapshot(s, sockets, s->n_listeners + 1);
 	worker_pool_totals(&s->workers, &s->stats, admit_active(s->admit), &snap.totals);

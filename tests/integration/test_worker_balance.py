@@ -81,6 +81,7 @@ def idle_connections_that_moved(d, n, tries=3):
     Returns them, all on worker 0, and how many connections were accepted in all."""
     accepted = 0
     for _ in range(tries):
+        mark = len(d.log())
         load = busy_load(d.sock, 3)
         time.sleep(0.5)
         held = []
@@ -92,7 +93,6 @@ def idle_connections_that_moved(d, n, tries=3):
             time.sleep(0.15)
         finish(load)
         accepted += 50 + n
-        mark = len(d.log())
         # Only held connections are left; wherever they were, they end on worker 0.
         wait_until(lambda: scrape(d.metrics)["workers"] == [n, 0], 5, "packing down")
         time.sleep(0.5)
