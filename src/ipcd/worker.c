@@ -175,6 +175,7 @@ static int worker_on_inbox(sd_event_source *s _unused_, int fd, uint32_t revents
 	struct conn *list, *rev = NULL, *next;
 	struct ipcd_config *config;
 	uint64_t v;
+	bool drain;
 
 	/* Nothing to lose: the counter only says "look", the list says what. */
 	(void)!read(fd, &v, sizeof(v));
@@ -185,7 +186,8 @@ static int worker_on_inbox(sd_event_source *s _unused_, int fd, uint32_t revents
 	w->inbox_config = NULL;
 	/* From here on no worker moves a connection in: this list is the last of them, and is
 	 * attached before the drain starts, so they drain or go to the fd store with the rest. */
-	if (atomic_load(&w->drain_requested))
+	drain = atomic_load(&w->drain_requested); /* a later request writes the eventfd again */
+	if (drain)
 		w->inbox_closed = true;
 	pthread_mutex_unlock(&w->inbox_lock);
 
@@ -205,7 +207,7 @@ static int worker_on_inbox(sd_event_source *s _unused_, int fd, uint32_t revents
 		next = rev->next;
 		conn_attach(rev, w);
 	}
-	if (atomic_load(&w->drain_requested) && !w->draining)
+	if (drain && !w->draining)
 		return worker_start_drain(w);
 	balance_wake(w);
 	return 0;
