@@ -369,39 +369,63 @@ uint64_t worker_load(const struct worker *w) {
 	return in > out ? in - out : 0;
 }
 
-size_t worker_move(struct worker *w, struct worker *to, size_t max) {
-	struct conn *c, *next;
+/* Takes up to max of w's stream and seqpacket connections off its poller and list: the
+ * returned list (its last one in *ret_tail) belongs to no worker. */
+static size_t worker_take(struct worker *w, size_t max, struct conn **ret_head,
+			  struct conn **ret_tail) {
+	struct conn *c, *next, *head = NULL, *tail = NULL;
 	size_t n = 0;
 
-	if (to == w || w->draining || atomic_load(&w->drain_requested))
-		return 0; /* a drain takes what w holds where it is */
-	/* Held while the connections leave w, so that to cannot start draining (or end) between
-	 * the check and the hand-over; only syscalls on w's own poller run under it. */
-	pthread_mutex_lock(&to->inbox_lock);
-	if (to->inbox_closed) {
-		pthread_mutex_unlock(&to->inbox_lock);
-		return 0;
-	}
 	for (c = w->conns; c && n < max; c = next) {
 		next = c->next;
 		/* Between events, so nothing is half done; one on its way to the fd store stays
-		 * (there is none unless draining, which returned above). */
+		 * (there is none unless draining, and a draining worker moves nothing). */
 		if (c->kind == CONN_DGRAM || c->preserving)
 			continue;
 		poller_remove(w->poller, c->fd);
 		c->events = 0;
 		worker_list_remove(w, c);
 		c->worker = NULL; /* its pending echo, if any, goes with it */
-		c->next = to->inbox;
-		to->inbox = c;
+		c->next = head;
+		head = c;
+		if (!tail)
+			tail = c;
 		n++;
 	}
-	atomic_fetch_add(&to->moved_in, n);
+	*ret_head = head;
+	*ret_tail = tail;
+	return n;
+}
+
+size_t worker_move(struct worker *w, struct worker *to, size_t max) {
+	struct conn *head, *tail, *next;
+	size_t n;
+	bool closed;
+
+	if (to == w || w->draining || atomic_load(&w->drain_requested))
+		return 0; /* a drain takes what w holds where it is */
+	n = worker_take(w, max, &head, &tail);
+	if (n == 0)
+		return 0;
+	/* The lock covers only the splice, so the accepting thread never waits on our syscalls. */
+	pthread_mutex_lock(&to->inbox_lock);
+	closed = to->inbox_closed;
+	if (!closed) {
+		tail->next = to->inbox;
+		to->inbox = head;
+		atomic_fetch_add(&to->moved_in, n);
+	}
 	pthread_mutex_unlock(&to->inbox_lock);
+	if (closed) {
+		/* to began to drain or ended since the pick (ipcd is stopping): they stay. */
+		for (; head; head = next) {
+			next = head->next;
+			conn_attach(head, w);
+		}
+		return 0;
+	}
 	stats_add(&w->stats.moved, n);
-	if (n > 0)
-		(void)!write(to->inbox_fd, &(uint64_t){ 1 },
-			     sizeof(uint64_t)); /* see notify_server */
+	(void)!write(to->inbox_fd, &(uint64_t){ 1 }, sizeof(uint64_t)); /* see notify_server */
 	return n;
 }
 
