@@ -165,6 +165,42 @@ def socat_echo(workdir):
         socat.stderr.close()
 
 
+def threaded_echo_server(path, stop, answer_for):
+    """A unix stream server at path that ipcd is not, until stop (an Event) is set: the n-th
+    connection (from 0) gets a thread that sends answer_for(n)(data) for each data it reads.
+    Returns the accepting thread."""
+    ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    ls.bind(path)
+    ls.listen(8)
+    ls.settimeout(0.2)
+
+    def serve(c, answer):
+        with c:
+            c.settimeout(10)
+            while not stop.is_set():
+                try:
+                    data = c.recv(1 << 17)
+                except OSError:
+                    return
+                if not data:
+                    return
+                c.sendall(answer(data))
+
+    def accept():
+        n = 0
+        with ls:
+            while not stop.is_set():
+                try:
+                    c, _ = ls.accept()
+                except socket.timeout:
+                    continue
+                threading.Thread(target=serve, args=(c, answer_for(n)), daemon=True).start()
+                n += 1
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    return t
+
+
 
 def finish_client(proc, timeout=20):
     """An ipc-client Popen to its end within timeout (killed after): (stdout, stderr), with no

@@ -11,14 +11,13 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import threading
 import time
 
 import pytest
 
-from conftest import IPC_CLIENT, SANITIZER_REPORT, finish_client, socat_echo
+from conftest import IPC_CLIENT, SANITIZER_REPORT, finish_client, socat_echo, threaded_echo_server
 
 QUIET = "log = { connections = false; };\n"
 LOUD = "log = { connections = true; };\n"
@@ -179,38 +178,10 @@ def test_rate_compares_what_it_sent(ipcd):
 def slow_second_connection_server(path, stop):
     """A stream echo that answers its second connection 20 ms late, every time: with -c 1, the
     second of three runs is far slower than the others whatever else the machine does."""
-    ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    ls.bind(path)
-    ls.listen(8)
-    ls.settimeout(0.2)
-
-    def serve(c, slow):
-        with c:
-            c.settimeout(10)
-            while not stop.is_set():
-                try:
-                    data = c.recv(1 << 16)
-                except OSError:
-                    return
-                if not data:
-                    return
-                if slow:
-                    time.sleep(0.02)
-                c.sendall(data)
-
-    def accept():
-        n = 0
-        with ls:
-            while not stop.is_set():
-                try:
-                    c, _ = ls.accept()
-                except socket.timeout:
-                    continue
-                threading.Thread(target=serve, args=(c, n == 1), daemon=True).start()
-                n += 1
-    t = threading.Thread(target=accept, daemon=True)
-    t.start()
-    return t
+    def late(data):
+        time.sleep(0.02)
+        return data
+    return threaded_echo_server(path, stop, lambda n: late if n == 1 else bytes)
 
 
 def test_a_run_slowed_down_on_purpose_is_flagged(workdir):

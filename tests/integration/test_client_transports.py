@@ -16,7 +16,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import IPC_CLIENT, SANITIZER_REPORT, SRCDIR, run_ipcd, wait_until
+from conftest import (IPC_CLIENT, SANITIZER_REPORT, SRCDIR, run_ipcd, threaded_echo_server,
+                      wait_until)
 
 SUITE_TIMEOUT = 120
 WORKLOADS = [("pingPong", 1), ("dataExchange", 100), ("dataExchange", 1000),
@@ -202,39 +203,19 @@ def test_against_socat_over_tcp_a_server_the_project_did_not_write(workdir):
 
 def corrupting_server(path, stop):
     """A stream echo that flips one bit of every 1000th byte."""
-    ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    ls.bind(path)
-    ls.listen(4)
-    ls.settimeout(0.2)
-
-    def serve(c):
+    def flipper(_):
         seen = 0
-        with c:
-            c.settimeout(5)
-            while not stop.is_set():
-                try:
-                    data = bytearray(c.recv(1 << 17))
-                except OSError:
-                    return
-                if not data:
-                    return
-                for i in range(len(data)):
-                    if (seen + i) % 1000 == 999:
-                        data[i] ^= 0x20
-                seen += len(data)
-                c.sendall(data)
 
-    def accept():
-        with ls:
-            while not stop.is_set():
-                try:
-                    c, _ = ls.accept()
-                except socket.timeout:
-                    continue
-                threading.Thread(target=serve, args=(c,), daemon=True).start()
-    t = threading.Thread(target=accept, daemon=True)
-    t.start()
-    return t
+        def flip(data):
+            nonlocal seen
+            data = bytearray(data)
+            for i in range(len(data)):
+                if (seen + i) % 1000 == 999:
+                    data[i] ^= 0x20
+            seen += len(data)
+            return data
+        return flip
+    return threaded_echo_server(path, stop, flipper)
 
 
 def test_a_server_that_changes_bytes_is_caught(workdir):
