@@ -10,6 +10,7 @@
  * calls the other way, for what a connection changes itself (conn.c's top comment says why).
  */
 #include <errno.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,21 @@
 #include "worker.h"
 
 #define SWEEP_INTERVAL_USEC USEC_PER_SEC /* time limits are whole seconds: check each second */
+#define START_TIMEOUT_USEC (5 * USEC_PER_SEC)
+
+/* clock's time usec from now, as the timed waits of pthread and semaphores take it. */
+static struct timespec deadline_after(clockid_t clock, uint64_t usec) {
+	struct timespec t;
+
+	(void)clock_gettime(clock, &t); /* cannot fail for CLOCK_REALTIME or CLOCK_MONOTONIC */
+	t.tv_sec += (time_t)(usec / USEC_PER_SEC);
+	t.tv_nsec += (long)(usec % USEC_PER_SEC) * 1000;
+	if (t.tv_nsec >= 1000000000) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000;
+	}
+	return t;
+}
 
 void worker_notify_server(struct worker *w) {
 	/* An eventfd write only fails on counter overflow, which needs 2^64 - 1 wakes unread. */
@@ -242,6 +258,7 @@ static void *worker_main(void *userdata) {
 	int r;
 
 	balance_thread_start(w);
+	sem_post(&w->started); /* cannot overflow: posted once */
 	r = worker_run_loop(w->event, w->poller, "Worker");
 	if (r < 0)
 		log_error_errno(r, "Worker %u event loop failed: %m", w->index);
@@ -277,6 +294,7 @@ static struct worker *worker_free(struct worker *w) {
 	safe_close(w->inbox_fd);
 	safe_close(w->schedstat_fd);
 	pthread_mutex_destroy(&w->inbox_lock);
+	sem_destroy(&w->started);
 	free(w->scratch);
 	free(w);
 	return NULL;
@@ -298,6 +316,7 @@ static int worker_new(unsigned index, struct admit *admit, int server_fd, struct
 	w->inbox_fd = -EBADF;
 	w->schedstat_fd = -EBADF;
 	pthread_mutex_init(&w->inbox_lock, NULL);
+	sem_init(&w->started, 0, 0); /* cannot fail: not shared, and 0 is below SEM_VALUE_MAX */
 
 	r = sd_event_new(&w->event);
 	if (r < 0)
@@ -330,6 +349,20 @@ fail:
 	return r;
 }
 
+/* Waits, for at most START_TIMEOUT_USEC in all, until every worker has opened what it measures
+ * itself with (balance_thread_start): after start-up, and so after READY=1, the set of open fds
+ * stays what it is until connections come. A worker later than that only opens it late. */
+static void worker_pool_await_started(struct worker_pool *p) {
+	struct timespec deadline = deadline_after(CLOCK_MONOTONIC, START_TIMEOUT_USEC);
+
+	for (size_t i = 0; i < p->n; i++)
+		while (sem_clockwait(&p->workers[i]->started, CLOCK_MONOTONIC, &deadline) < 0)
+			if (errno != EINTR) {
+				log_debug_errno(-errno, "Worker %zu is slow to start: %m", i);
+				return;
+			}
+}
+
 int worker_pool_start(size_t n, struct admit *admit, int server_fd, struct worker_pool *ret) {
 	struct worker_pool p = { .n = 0 };
 	int r;
@@ -353,6 +386,7 @@ int worker_pool_start(size_t n, struct admit *admit, int server_fd, struct worke
 			goto fail;
 		p.workers[i]->thread_started = true;
 	}
+	worker_pool_await_started(&p);
 	*ret = p;
 	return 0;
 fail:
@@ -373,11 +407,15 @@ uint64_t worker_load(const struct worker *w) {
  * returned list (its last one in *ret_tail) belongs to no worker. */
 static size_t worker_take(struct worker *w, size_t max, struct conn **ret_head,
 			  struct conn **ret_tail) {
-	struct conn *c, *next, *head = NULL, *tail = NULL;
+	struct conn *c, *prev, *head = NULL, *tail = NULL;
 	size_t n = 0;
 
-	for (c = w->conns; c && n < max; c = next) {
-		next = c->next;
+	/* Oldest first, from the list's end: the order does not matter to speed, and a fixed one
+	 * lets a test know which connections a spread hands over. */
+	for (c = w->conns; c && c->next; c = c->next)
+		;
+	for (; c && n < max; c = prev) {
+		prev = c->prev;
 		/* Between events, so nothing is half done; one on its way to the fd store stays
 		 * (there is none unless draining, and a draining worker moves nothing). */
 		if (c->kind == CONN_DGRAM || c->preserving)
@@ -489,16 +527,9 @@ bool worker_pool_all_exited(struct worker_pool *p) {
 }
 
 int worker_pool_stop(struct worker_pool *p, uint64_t timeout_usec) {
-	struct timespec deadline;
+	struct timespec deadline = deadline_after(CLOCK_REALTIME, timeout_usec);
 	int ret = 0;
 
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += (time_t)(timeout_usec / USEC_PER_SEC);
-	deadline.tv_nsec += (long)(timeout_usec % USEC_PER_SEC) * 1000;
-	if (deadline.tv_nsec >= 1000000000) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000;
-	}
 	for (size_t i = 0; i < p->n; i++) {
 		struct worker *w = p->workers[i];
 		if (w->thread_started && pthread_timedjoin_np(w->thread, NULL, &deadline) != 0)

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <systemd/sd-event.h>
@@ -27,6 +28,7 @@ struct worker {
 	int inbox_fd;
 	sd_event_source *inbox_source;
 	pthread_mutex_t inbox_lock;
+	sem_t started;      /* posted once by the thread, when it has set itself up */
 	struct conn *inbox; /* newest first; reversed on intake */
 	bool inbox_closed;  /* under inbox_lock: draining or ended, so takes no moved connection */
 	struct ipcd_config *inbox_config; /* a reloaded configuration for datagram sockets */

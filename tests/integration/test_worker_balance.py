@@ -108,33 +108,35 @@ def watch(d, p, every=0.1):
 
 
 def flood(sock, seconds, connections):
-    """More than a crowded worker can echo: a byte in flight on each of many connections."""
-    return client(sock, "load", "-c", str(connections), "-b", "1",
-                  "-t", str(seconds))
+    """More than a crowded worker can echo: many connections with a byte in flight on each,
+    or, on one connection, a deep pipeline of 64 KiB chunks that keeps its socket buffers full
+    (one byte at a time on one connection would leave the worker waiting for the client)."""
+    shape = ["-b", "1"] if connections > 1 else ["-b", "64K", "--depth", "8"]
+    return client(sock, "load", "-c", str(connections), *shape, "-t", str(seconds))
 
 
 def idle_connections_that_moved(d, pid, n):
-    """n idle connections on worker 1, moved down to worker 0. While one flooded connection
-    keeps worker 0 saturated (one connection cannot be spread), new connections skip it
-    (busy above PACK_BELOW) for worker 1; once the flood ends worker 0 is idle, and worker 1,
-    idle too, hands them down. Returns them and how many connections were accepted in all."""
+    """n idle connections that moved to worker 1 and back down to worker 0. Opened first, they
+    are the oldest on worker 0 when a flood of 200 more saturates it, so they are among the
+    half it hands to worker 1 (the oldest go first); once the flood ends they come back, given
+    back after the spread's trial or packed down as idle. Returns them and how many connections
+    were accepted in all."""
     mark = len(d.log())
+    held = []
+    for _ in range(n):
+        c = connect(d.sock)
+        c.sendall(b"x")
+        assert recv_exact(c, 1) == b"x"
+        held.append(c)
+    assert scrape(d.metrics)["workers"] == [n, 0]
     with crowded(pid):
-        load = flood(d.sock, 3, 1)
-        wait_until(lambda: scrape(d.metrics)["workers"] == [1, 0], 5, "the flood on worker 0")
-        time.sleep(0.5)  # several of worker 0's measurements, all saturated
-        held = []
-        for _ in range(n):
-            c = connect(d.sock)
-            c.sendall(b"x")
-            assert recv_exact(c, 1) == b"x"
-            held.append(c)
-        assert scrape(d.metrics)["workers"] == [1, n]
-        finish(load)
-    wait_until(lambda: scrape(d.metrics)["workers"] == [n, 0], 5, "packing down")
-    assert re.search(rf"Worker 1 is \S+ busy: moved its {n} connections down to worker 0",
-                     d.log()[mark:]), d.log()
-    return held, 1 + n
+        finish(flood(d.sock, 2, 200))
+    wait_until(lambda: scrape(d.metrics)["workers"] == [n, 0], 5, "the held ones back on worker 0")
+    log = d.log()[mark:]
+    assert re.search(r"Worker 0 is \S+ busy: moved 10[0-9] connections to worker 1", log), log
+    assert re.search(r"Worker 1 (is \S+ busy: moved its|gave its) \d+ connections (down|back) to "
+                     r"worker 0", log), log
+    return held, n + 200
 
 
 def accepted_and_open(path):
@@ -171,7 +173,7 @@ def test_saturated_worker_spreads_and_every_byte_comes_back(ipcd):
 
 
 def test_idle_worker_packs_down_and_moved_connections_keep_their_limits(ipcd):
-    d = started(ipcd, "limits = { max_connections_per_uid = 60; idle_timeout = 60; };\n")
+    d = started(ipcd, "limits = { max_connections_per_uid = 250; idle_timeout = 60; };\n")
     held, accepted = idle_connections_that_moved(d, d.pid, 10)
     # Counted once, when accepted; open once, wherever they run.
     assert accepted_and_open(d.metrics) == (accepted, 10)
@@ -179,8 +181,8 @@ def test_idle_worker_packs_down_and_moved_connections_keep_their_limits(ipcd):
         msg = b"still here %d" % i
         c.sendall(msg)
         assert recv_exact(c, len(msg)) == msg
-    # They still hold their slots, exactly: 50 more make 60, the 61st is refused.
-    more = [connect(d.sock) for _ in range(50)]
+    # They still hold their slots, exactly: 240 more make 250, the 251st is refused.
+    more = [connect(d.sock) for _ in range(240)]
     for c in more:
         c.sendall(b"y")
         assert recv_exact(c, 1) == b"y"
