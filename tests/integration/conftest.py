@@ -148,11 +148,18 @@ def rss_kib(pid):
     raise AssertionError("no VmRSS")
 
 
+# socat's PIPE echo writes each block it reads into a pipe that only it reads, and the write
+# blocks: a block above PIPE_BUF can find the pipe ready yet too full, and then wait for socat
+# itself forever (a 4 MiB ping hung 1 run in 40, socat in anon_pipe_write). A block of PIPE_BUF
+# fits whenever the pipe is ready.
+SOCAT_ECHO = ["socat", "-b", "4096"]
+
+
 @contextlib.contextmanager
 def socat_echo(workdir):
     """socat's echo server on a unix stream socket: yields its path; stopped by pid after."""
     path = os.path.join(workdir, "socat.sock")
-    socat = subprocess.Popen(["socat", f"UNIX-LISTEN:{path},fork", "PIPE"],
+    socat = subprocess.Popen(SOCAT_ECHO + [f"UNIX-LISTEN:{path},fork", "PIPE"],
                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE, start_new_session=True)
     try:

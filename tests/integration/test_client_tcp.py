@@ -13,7 +13,7 @@ import threading
 
 import pytest
 
-from conftest import IPC_CLIENT, wait_until
+from conftest import IPC_CLIENT, SOCAT_ECHO, wait_until
 from test_client import assert_clean_run, assert_no_errors, client_env, run_client, run_json
 from test_tcp_peers import can_bind, connectable, free_port, listen_address
 
@@ -50,7 +50,7 @@ class SocatTcpEcho:
         self.port = free_port(host)
         listen = (f"TCP6-LISTEN:{self.port},bind=[{host}]" if ":" in host
                   else f"TCP4-LISTEN:{self.port},bind={host}")
-        self.proc = subprocess.Popen(["socat", f"{listen},reuseaddr,fork", "PIPE"],
+        self.proc = subprocess.Popen(SOCAT_ECHO + [f"{listen},reuseaddr,fork", "PIPE"],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, start_new_session=True)
 

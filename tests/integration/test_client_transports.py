@@ -16,8 +16,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import (IPC_CLIENT, SANITIZER_REPORT, SRCDIR, run_ipcd, threaded_echo_server,
-                      wait_until)
+from conftest import (IPC_CLIENT, SANITIZER_REPORT, SOCAT_ECHO, SRCDIR, run_ipcd,
+                      threaded_echo_server, wait_until)
 
 SUITE_TIMEOUT = 120
 WORKLOADS = [("pingPong", 1), ("dataExchange", 100), ("dataExchange", 1000),
@@ -179,9 +179,10 @@ def test_a_socket_nobody_listens_on_is_said_and_the_floors_still_run(workdir):
 
 def test_against_socat_over_tcp_a_server_the_project_did_not_write(workdir):
     port = free_port()
-    socat = subprocess.Popen(["socat", f"TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork",
-                              "PIPE"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, start_new_session=True)
+    listen = f"TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork"
+    socat = subprocess.Popen(SOCAT_ECHO + [listen, "PIPE"], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
     try:
         def listening():
             with socket.socket() as s:
