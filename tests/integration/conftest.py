@@ -155,9 +155,20 @@ def rss_kib(pid):
 SOCAT_ECHO = ["socat", "-b", "4096"]
 
 
+def stop_socat(proc):
+    """Ends a socat started with start_new_session and its forked children with it, by the
+    group its pid leads (a child that hangs would outlive its listener), and reaps it."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass  # the group is gone already: nothing left to stop
+    proc.wait(10)
+
+
 @contextlib.contextmanager
 def socat_echo(workdir):
-    """socat's echo server on a unix stream socket: yields its path; stopped by pid after."""
+    """socat's echo server on a unix stream socket: yields its path; stopped after, by its
+    process group."""
     path = os.path.join(workdir, "socat.sock")
     socat = subprocess.Popen(SOCAT_ECHO + [f"UNIX-LISTEN:{path},fork", "PIPE"],
                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -167,8 +178,7 @@ def socat_echo(workdir):
         assert socat.poll() is None, socat.stderr.read()
         yield path
     finally:
-        socat.kill()
-        socat.wait(10)
+        stop_socat(socat)
         socat.stderr.close()
 
 

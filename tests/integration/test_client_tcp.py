@@ -6,14 +6,13 @@ port refused; and a unix path with a colon in it, which still names a unix socke
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import threading
 
 import pytest
 
-from conftest import IPC_CLIENT, SOCAT_ECHO, wait_until
+from conftest import IPC_CLIENT, SOCAT_ECHO, stop_socat, wait_until
 from test_client import assert_clean_run, assert_no_errors, client_env, run_client, run_json
 from test_tcp_peers import can_bind, connectable, free_port, listen_address
 
@@ -65,12 +64,7 @@ class SocatTcpEcho:
         return tcp_spelling(self.host, self.port)
 
     def __exit__(self, *exc):
-        # The forked children share the session: end them with the listener, by its group.
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.proc.wait(10)
+        stop_socat(self.proc)
         self.proc.stderr.close()
 
 

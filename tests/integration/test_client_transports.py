@@ -16,7 +16,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import (IPC_CLIENT, SANITIZER_REPORT, SOCAT_ECHO, SRCDIR, run_ipcd,
+from conftest import (IPC_CLIENT, SANITIZER_REPORT, SOCAT_ECHO, SRCDIR, run_ipcd, stop_socat,
                       threaded_echo_server, wait_until)
 
 SUITE_TIMEOUT = 120
@@ -190,8 +190,7 @@ def test_against_socat_over_tcp_a_server_the_project_did_not_write(workdir):
         wait_until(listening, 5, "socat's port")
         p, doc = suite_json("-s", f"tcp:127.0.0.1:{port}", "-n", "300")
     finally:
-        socat.kill()
-        socat.wait(10)
+        stop_socat(socat)
     assert p.returncode == 0, p.stderr
     tcp = [r for r in doc["rows"] if r["transport"] == "TCP"]
     assert len(tcp) == len(WORKLOADS)

@@ -107,12 +107,12 @@ def watch(d, p, every=0.1):
     return seen
 
 
-def flood(sock, seconds, connections):
-    """More than a crowded worker can echo: many connections with a byte in flight on each,
-    or, on one connection, a deep pipeline of 64 KiB chunks that keeps its socket buffers full
-    (one byte at a time on one connection would leave the worker waiting for the client)."""
-    shape = ["-b", "1"] if connections > 1 else ["-b", "64K", "--depth", "8"]
-    return client(sock, "load", "-c", str(connections), *shape, "-t", str(seconds))
+FLOOD_CONNECTIONS = 200
+
+
+def flood(sock, seconds):
+    """More than a crowded worker can echo: a byte in flight on each of FLOOD_CONNECTIONS."""
+    return client(sock, "load", "-c", str(FLOOD_CONNECTIONS), "-b", "1", "-t", str(seconds))
 
 
 def idle_connections_that_moved(d, pid, n):
@@ -130,13 +130,13 @@ def idle_connections_that_moved(d, pid, n):
         held.append(c)
     assert scrape(d.metrics)["workers"] == [n, 0]
     with crowded(pid):
-        finish(flood(d.sock, 2, 200))
+        finish(flood(d.sock, 2))
     wait_until(lambda: scrape(d.metrics)["workers"] == [n, 0], 5, "the held ones back on worker 0")
     log = d.log()[mark:]
     assert re.search(r"Worker 0 is \S+ busy: moved 10[0-9] connections to worker 1", log), log
     assert re.search(r"Worker 1 (is \S+ busy: moved its|gave its) \d+ connections (down|back) to "
                      r"worker 0", log), log
-    return held, n + 200
+    return held, n + FLOOD_CONNECTIONS
 
 
 def accepted_and_open(path):
@@ -162,7 +162,7 @@ def test_thin_load_stays_on_worker_0(ipcd):
 def test_saturated_worker_spreads_and_every_byte_comes_back(ipcd):
     d = started(ipcd)
     with crowded(d.pid):
-        p = flood(d.sock, 2, 200)
+        p = flood(d.sock, 2)
         seen = watch(d, p)
         finish(p)  # exit 0: every echoed byte verified, also across the moves
     assert seen[-1]["moved"] >= 100, seen  # half of worker 0's 200, at least once
