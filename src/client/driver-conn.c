@@ -20,14 +20,15 @@ static bool conn_finished(const struct cconn *c) {
 	       (c->started == 0 || c->sent == conn_chunk_end(c, c->started - 1));
 }
 
-static void conn_close(struct cconn *c) {
+static void conn_end(struct cconn *c) {
 	struct dthread *t = c->t;
 
 	if (c->events) {
 		poller_remove(t->poller, c->fd);
 		c->events = 0;
 	}
-	c->fd = safe_close(c->fd);
+	if (!t->d->p.hold_open)
+		c->fd = safe_close(c->fd); /* else thread_free() closes it, after the drive */
 	if (c->state == CS_OPEN && t->active-- == 1)
 		(void)sd_event_exit(t->event, 0); /* only fails if the loop is already ending */
 	c->state = CS_DONE;
@@ -50,7 +51,7 @@ void conn_fail(struct cconn *c, enum failure why) {
 		e->short_connections++;
 	}
 	thread_live_add(&c->t->live_errors, 1);
-	conn_close(c);
+	conn_end(c);
 }
 
 static void conn_record_mismatch(struct cconn *c, uint64_t offset) {
@@ -272,7 +273,7 @@ void conn_pump(struct cconn *c, uint64_t now) {
 		return;
 	}
 	if (conn_finished(c)) {
-		conn_close(c);
+		conn_end(c);
 		return;
 	}
 	want = EPOLLIN | (r > 0 ? EPOLLOUT : 0);

@@ -38,6 +38,8 @@ struct drive_params {
 	uint64_t warmup_usec;
 	bool verify;
 	bool intervals; /* keep each interval's latencies for drive_interval_take() */
+	bool hold_open; /* a finished connection stays open until the drive ends, so every
+			   connection the server accepted counts against its limit at once */
 	uint64_t connect_timeout_usec;
 	uint64_t io_timeout_usec;
 	pid_t server_pid; /* the server, when the socket's peer credentials cannot name it (TCP,

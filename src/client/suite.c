@@ -46,9 +46,11 @@ static void row_params(const struct client_opts *o, uint64_t connections, uint64
 
 /*
  * The server's connection limit, as a ramp to `connections` shows it: each connection makes
- * one 1-byte round trip, all of them open at once. The limit is found only when the server
- * refused some and echoed on all the others: any other failure (no server, timeouts, resets)
- * is no limit, and the rows themselves report it. *ret_limit is 0 when none was found.
+ * one 1-byte round trip, all of them open at once. They stay open until the last is done: one
+ * closed after its echo would free a slot for a connection still waiting in the backlog, and
+ * the limit would read high. The limit is found only when the server refused some and echoed
+ * on all the others: any other failure (no server, timeouts, resets) is no limit, and the rows
+ * themselves report it. *ret_limit is 0 when none was found.
  */
 static int probe_server(const struct client_opts *o, uint64_t connections, uint64_t *ret_limit,
 			bool *ret_interrupted) {
@@ -60,6 +62,7 @@ static int probe_server(const struct client_opts *o, uint64_t connections, uint6
 	if (!res)
 		return -ENOMEM;
 	row_params(o, connections, 1, connections, &p);
+	p.hold_open = true;
 	r = monitor_run(o, &p, connections, res);
 	if (r < 0)
 		return r;

@@ -11,8 +11,11 @@ import json
 import os
 import re
 import resource
+import selectors
 import signal
+import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -109,6 +112,95 @@ def test_suite_qt_skips_rows_over_the_clients_open_file_limit(ipcd):
     for n in (1000, 10000):
         notes = skip_notes(p, n)
         assert notes and all("open-file limit" in note for note in notes), out
+
+
+def limited_server_slow_to_accept(path, limit, expected, pause, stop):
+    """A unix stream echo server that holds at most `limit` connections and turns the rest away
+    (accepts and closes them), as ipcd does at max_connections, but that stops accepting for
+    `pause` seconds once it holds `limit`: the probe's other connections wait in the backlog
+    until the first ones have had their echo. It accepts no more than `expected` connections,
+    and when they have all gone, or stop (an Event) is set, it closes its socket: the rows after
+    the probe find no server. Returns its thread."""
+    ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    ls.bind(path)
+    ls.listen(256)
+    ls.setblocking(False)
+    sel = selectors.DefaultSelector()
+    sel.register(ls, selectors.EVENT_READ)
+
+    def accept(held, seen):
+        try:
+            c, _ = ls.accept()
+        except BlockingIOError:
+            return seen
+        if len(held) >= limit:
+            c.close()
+        else:
+            held.add(c)
+            sel.register(c, selectors.EVENT_READ)
+        return seen + 1
+
+    def echo(c, held):
+        try:
+            data = c.recv(4096)
+            if data:
+                c.sendall(data)
+                return
+        except OSError:
+            pass
+        sel.unregister(c)
+        held.discard(c)
+        c.close()
+
+    def serve():
+        held, seen, resume = set(), 0, None
+        try:
+            while not stop.is_set() and (seen < expected or held):
+                if resume is not None and time.monotonic() >= resume:
+                    sel.register(ls, selectors.EVENT_READ)
+                    resume = None
+                for key, _ in sel.select(0.05):
+                    if key.fileobj is ls:
+                        seen = accept(held, seen)
+                        if seen in (limit, expected):
+                            sel.unregister(ls)
+                        if seen == limit:
+                            resume = time.monotonic() + pause
+                    else:
+                        echo(key.fileobj, held)
+        finally:
+            for c in held:
+                c.close()
+            ls.close()
+            os.unlink(path)
+            sel.close()
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    return t
+
+
+def test_the_probe_holds_its_connections_so_a_slow_accept_shows_the_real_limit(workdir):
+    # The server holds 10 connections and accepts nothing for a second once it has them, while
+    # the probe's other 90 wait in its backlog. A probe connection that closed after its echo
+    # would let the next one in, and the limit would read 20, 50 or none at all: each must stay
+    # open until the probe is over. After the probe the server is gone, so the rows that could
+    # run fail to connect: only the skip notes are this test's business.
+    path = os.path.join(workdir, "limited.sock")
+    stop = threading.Event()
+    server = limited_server_slow_to_accept(path, limit=10, expected=100, pause=1.0, stop=stop)
+    try:
+        p = run_suite(path, nofile=(164, 164))  # room for 100 connections: the probe's size
+    finally:
+        stop.set()
+        server.join(5)
+    out = f"exit {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}"
+    assert not server.is_alive(), out
+    ping_pong = {int(m[2]): m[4] for m in map(ROW.match, p.stdout.splitlines())
+                 if m and m[1] == "pingPong"}
+    assert ping_pong[50] == ping_pong[100] == \
+        "skipped: the server accepts at most 10 connections at once", out
+    assert ping_pong[1000] == ping_pong[10000] == \
+        "skipped: the client's open-file limit allows 100 connections", out
 
 
 def test_an_interrupted_suite_marks_its_rows(ipcd):
